@@ -1,0 +1,36 @@
+"""Sandbox settings for a public deployment behind TLS.
+
+Every secret comes from the environment; a missing one stops the process.
+"""
+
+import os
+
+from django.core.exceptions import ImproperlyConfigured
+
+from sandbox.settings.base import *  # noqa: F403
+
+DEBUG = False
+
+
+def _required(name: str) -> str:
+    value = os.environ.get(name, "")
+    if not value:
+        raise ImproperlyConfigured(f"The environment variable {name} must be set.")
+    return value
+
+
+SECRET_KEY = _required("DJANGO_SECRET_KEY")
+ALLOWED_HOSTS = _required("DJANGO_ALLOWED_HOSTS").split(",")
+HARDENED_PRIVACY_ENVIRONMENT = os.environ.get(
+    "HARDENED_PRIVACY_ENVIRONMENT", "production"
+)
+
+SECURE_SSL_REDIRECT = True
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_HSTS_SECONDS = 63072000
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = True
+SESSION_COOKIE_SECURE = True
+CSRF_COOKIE_SECURE = True
+SESSION_COOKIE_NAME = "__Host-sessionid"
+CSRF_COOKIE_NAME = "__Host-csrftoken"

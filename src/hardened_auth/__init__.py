@@ -1,0 +1,1 @@
+"""Authentication controls: hashing, rate limits, second factors, sessions."""

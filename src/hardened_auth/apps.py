@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+from django.core import checks
+
+
+class HardenedAuthConfig(AppConfig):
+    name = "hardened_auth"
+    label = "hardened_auth"
+    verbose_name = "Hardened authentication"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from hardened_auth import checks as auth_checks
+
+        checks.register(auth_checks.check_trusted_proxies, checks.Tags.security)
+        checks.register(auth_checks.check_client_ip_header, checks.Tags.security)

@@ -1,0 +1,53 @@
+"""System checks for the ``HARDENED_AUTH_*`` settings."""
+
+import ipaddress
+import re
+from typing import Any
+
+from django.core.checks import CheckMessage, Error
+
+from hardened_auth.conf import app_settings
+
+E001_MSG = "HARDENED_AUTH_TRUSTED_PROXIES must be a list of IP addresses or networks."
+E002_MSG = "HARDENED_AUTH_TRUSTED_PROXIES holds an invalid address or network: {!r}."
+E003_MSG = "HARDENED_AUTH_CLIENT_IP_HEADER must be an HTTP header name."
+
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*$")
+
+
+def check_trusted_proxies(**kwargs: Any) -> list[CheckMessage]:
+    value = app_settings.TRUSTED_PROXIES
+    if isinstance(value, str) or not isinstance(value, list | tuple):
+        return [
+            Error(
+                E001_MSG,
+                hint="For example ['10.0.0.0/8'], or [] when no proxy is trusted.",
+                id="hardened_auth.E001",
+            )
+        ]
+    errors: list[CheckMessage] = []
+    for entry in value:
+        try:
+            ipaddress.ip_network(str(entry), strict=False)
+        except ValueError:
+            errors.append(
+                Error(
+                    E002_MSG.format(entry),
+                    hint="Use addresses such as '10.0.0.5' or networks such as "
+                    "'10.0.0.0/8'.",
+                    id="hardened_auth.E002",
+                )
+            )
+    return errors
+
+
+def check_client_ip_header(**kwargs: Any) -> list[CheckMessage]:
+    if _HEADER_NAME.match(app_settings.CLIENT_IP_HEADER):
+        return []
+    return [
+        Error(
+            E003_MSG,
+            hint="For example 'X-Forwarded-For' or 'X-Real-IP'.",
+            id="hardened_auth.E003",
+        )
+    ]

@@ -1,0 +1,28 @@
+"""Lazy, typed access to the ``HARDENED_AUTH_*`` settings."""
+
+from collections.abc import Sequence
+
+from django.conf import settings
+
+PREFIX = "HARDENED_AUTH_"
+
+
+class AuthSettings:
+    """Each property reads its setting on access, so tests may override it."""
+
+    def _get(self, name: str, default: object) -> object:
+        return getattr(settings, PREFIX + name, default)
+
+    @property
+    def TRUSTED_PROXIES(self) -> Sequence[str]:
+        """Addresses or CIDR networks of the reverse proxies in front of Django."""
+        value = self._get("TRUSTED_PROXIES", ())
+        return value  # type: ignore[return-value]
+
+    @property
+    def CLIENT_IP_HEADER(self) -> str:
+        """The header a trusted proxy appends the client's address to."""
+        return str(self._get("CLIENT_IP_HEADER", "X-Forwarded-For"))
+
+
+app_settings = AuthSettings()

@@ -1,0 +1,1 @@
+"""Payment controls: money in minor units, a ledger, verified webhooks."""

@@ -1,0 +1,1 @@
+"""Data protection: encrypted fields, masking, retention and an audit log."""

@@ -1,0 +1,1 @@
+"""Authorization controls: tenants, memberships, roles and policies."""

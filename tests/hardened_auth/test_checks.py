@@ -1,0 +1,37 @@
+from django.test import override_settings
+
+from hardened_auth import checks
+
+
+def test_trusted_proxies_default_passes():
+    assert checks.check_trusted_proxies() == []
+
+
+@override_settings(HARDENED_AUTH_TRUSTED_PROXIES="10.0.0.0/8")
+def test_trusted_proxies_as_string_fails():
+    messages = checks.check_trusted_proxies()
+    assert [m.id for m in messages] == ["hardened_auth.E001"]
+    assert messages[0].msg == checks.E001_MSG
+
+
+@override_settings(HARDENED_AUTH_TRUSTED_PROXIES=["10.0.0.0/8", "proxy.local"])
+def test_trusted_proxies_with_bad_entry_fails():
+    messages = checks.check_trusted_proxies()
+    assert [m.id for m in messages] == ["hardened_auth.E002"]
+    assert "'proxy.local'" in messages[0].msg
+
+
+@override_settings(HARDENED_AUTH_TRUSTED_PROXIES=["10.0.0.0/8", "::1"])
+def test_trusted_proxies_valid_list_passes():
+    assert checks.check_trusted_proxies() == []
+
+
+def test_client_ip_header_default_passes():
+    assert checks.check_client_ip_header() == []
+
+
+@override_settings(HARDENED_AUTH_CLIENT_IP_HEADER="HTTP_X_FORWARDED_FOR: x")
+def test_client_ip_header_invalid_fails():
+    messages = checks.check_client_ip_header()
+    assert [m.id for m in messages] == ["hardened_auth.E003"]
+    assert messages[0].msg == checks.E003_MSG

@@ -1,0 +1,75 @@
+import re
+import uuid
+
+import pytest
+from django.core.cache import caches
+from django.core.management import call_command
+from django.db import connection
+
+from demo.models import Post
+from hardened_rbac.models import Membership, Tenant
+
+pytestmark = pytest.mark.django_db
+
+
+def _seed(capsys) -> dict[str, str]:
+    call_command("sandbox_demo", skip_migrate=True)
+    out = capsys.readouterr().out
+    return dict(re.findall(r"^  (\w+)\s+(\S+)\s+tenants:", out, re.MULTILINE))
+
+
+def test_demo_command_seeds_two_tenants_and_prints_logins(capsys):
+    passwords = _seed(capsys)
+    assert set(passwords) == {"admin", "alice", "bob", "carol"}
+    assert sorted(Tenant.objects.values_list("slug", flat=True)) == ["acme", "globex"]
+    assert Membership.objects.filter(user__username="carol").count() == 2
+    assert Post.objects.filter(tenant__slug="acme").count() == 3
+
+
+def test_demo_command_runs_twice_without_duplicating(capsys):
+    _seed(capsys)
+    first = Post.objects.count()
+    _seed(capsys)
+    assert Post.objects.count() == first
+    assert Tenant.objects.count() == 2
+
+
+def test_home_page_shows_only_the_visitors_tenants(client, capsys):
+    passwords = _seed(capsys)
+    assert client.login(username="bob", password=passwords["bob"])
+    body = client.get("/").content.decode()
+    assert "Globex Guild opens its doors." in body
+    assert "Welcome to Acme" not in body
+
+
+def test_home_page_anonymous_shows_no_posts(client, capsys):
+    _seed(capsys)
+    response = client.get("/")
+    assert response.status_code == 200
+    assert "Welcome to Acme" not in response.content.decode()
+
+
+def test_admin_lists_tenants_for_the_demo_superuser(client, capsys):
+    passwords = _seed(capsys)
+    assert client.login(username="admin", password=passwords["admin"])
+    response = client.get("/admin/hardened_rbac/tenant/")
+    assert response.status_code == 200
+    assert "acme" in response.content.decode()
+
+
+@pytest.mark.postgres
+def test_postgres_run_uses_postgresql():
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version_num")
+        (version,) = cursor.fetchone()
+    assert int(version) >= 130000
+
+
+@pytest.mark.redis
+def test_redis_run_uses_redis_cache():
+    key = f"probe-{uuid.uuid4()}"
+    cache = caches["default"]
+    cache.set(key, "value", 30)
+    assert cache.get(key) == "value"
+    assert type(cache).__name__ == "RedisCache"
+    cache.delete(key)

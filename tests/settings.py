@@ -7,11 +7,17 @@ exactly as they do for the sandbox.
 import os
 
 from sandbox.settings.base import *  # noqa: F403
-from sandbox.settings.base import CACHES
+from sandbox.settings.base import CACHES, DATABASES
 
 SECRET_KEY = "tests-only-secret-key-with-enough-length-to-satisfy-checks-0123456789"
 DEBUG = False
 ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
+
+_suffix = os.environ.get("HARDENED_TEST_DB_SUFFIX")
+if _suffix and "postgresql" in DATABASES["default"]["ENGINE"]:
+    DATABASES["default"]["TEST"] = {
+        "NAME": f"test_{DATABASES['default']['NAME']}_{_suffix}"
+    }
 
 if os.environ.get("REDIS_URL"):
     CACHES["default"]["KEY_PREFIX"] = f"tests-{os.getpid()}"

@@ -5,6 +5,8 @@ import re
 from typing import Any
 
 from django.core.checks import CheckMessage, Error
+from django.shortcuts import resolve_url
+from django.urls import NoReverseMatch
 
 from hardened_auth.conf import app_settings
 
@@ -51,3 +53,35 @@ def check_client_ip_header(**kwargs: Any) -> list[CheckMessage]:
             id="hardened_auth.E003",
         )
     ]
+
+
+E004_MSG = "HARDENED_AUTH_STEP_UP_MAX_AGE must be a positive number of seconds."
+E005_MSG = "HARDENED_AUTH_STEP_UP_URL must be a URL path or a URL name that resolves."
+
+
+def check_step_up(**kwargs: Any) -> list[CheckMessage]:
+    errors: list[CheckMessage] = []
+    max_age = app_settings.STEP_UP_MAX_AGE
+    if isinstance(max_age, bool) or not isinstance(max_age, int) or max_age <= 0:
+        errors.append(
+            Error(
+                E004_MSG,
+                hint="For example 300 (five minutes).",
+                id="hardened_auth.E004",
+            )
+        )
+    url = app_settings.STEP_UP_URL
+    try:
+        resolved = resolve_url(url) if isinstance(url, str) and url else ""
+    except NoReverseMatch:
+        resolved = ""
+    if not resolved:
+        errors.append(
+            Error(
+                E005_MSG,
+                hint="Include hardened_auth.urls and keep the default "
+                "'hardened_auth:step_up', or name your own verification view.",
+                id="hardened_auth.E005",
+            )
+        )
+    return errors

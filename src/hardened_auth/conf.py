@@ -24,5 +24,15 @@ class AuthSettings:
         """The header a trusted proxy appends the client's address to."""
         return str(self._get("CLIENT_IP_HEADER", "X-Forwarded-For"))
 
+    @property
+    def STEP_UP_MAX_AGE(self) -> int:
+        """Seconds a second-factor verification counts for step-up views."""
+        return self._get("STEP_UP_MAX_AGE", 300)  # type: ignore[return-value]
+
+    @property
+    def STEP_UP_URL(self) -> str:
+        """URL or URL name of the page where a user verifies a second factor."""
+        return self._get("STEP_UP_URL", "hardened_auth:step_up")  # type: ignore[return-value]
+
 
 app_settings = AuthSettings()

@@ -1,3 +1,4 @@
+import pytest
 from django.test import override_settings
 
 from hardened_auth import checks
@@ -35,3 +36,27 @@ def test_client_ip_header_invalid_fails():
     messages = checks.check_client_ip_header()
     assert [m.id for m in messages] == ["hardened_auth.E003"]
     assert messages[0].msg == checks.E003_MSG
+
+
+def test_step_up_defaults_pass():
+    assert checks.check_step_up() == []
+
+
+@pytest.mark.parametrize("value", [0, -5, "300", True, None])
+def test_step_up_max_age_invalid_fails(value):
+    with override_settings(HARDENED_AUTH_STEP_UP_MAX_AGE=value):
+        messages = checks.check_step_up()
+    assert [m.id for m in messages] == ["hardened_auth.E004"]
+    assert messages[0].msg == checks.E004_MSG
+
+
+@override_settings(HARDENED_AUTH_STEP_UP_URL="no_such_view")
+def test_step_up_url_unresolvable_fails():
+    messages = checks.check_step_up()
+    assert [m.id for m in messages] == ["hardened_auth.E005"]
+    assert messages[0].msg == checks.E005_MSG
+
+
+@override_settings(HARDENED_AUTH_STEP_UP_URL="/verify/")
+def test_step_up_url_path_passes():
+    assert checks.check_step_up() == []

@@ -4,6 +4,7 @@ import ipaddress
 import re
 from typing import Any
 
+from django.contrib.auth.hashers import Argon2PasswordHasher, get_hashers
 from django.core.checks import CheckMessage, Error
 from django.shortcuts import resolve_url
 from django.urls import NoReverseMatch
@@ -85,3 +86,68 @@ def check_step_up(**kwargs: Any) -> list[CheckMessage]:
             )
         )
     return errors
+
+
+E006_MSG = "The first entry of PASSWORD_HASHERS must be an argon2id hasher."
+E007_MSG = "argon2-cffi is not installed, so argon2id passwords cannot be hashed."
+E008_MSG = (
+    "The argon2id parameters are below OWASP's minimum "
+    "(memory {memory} KiB, time {time}, parallelism {lanes})."
+)
+
+MIN_ARGON2_MEMORY_KIB = 19456
+MIN_ARGON2_TIME_COST = 2
+MIN_ARGON2_PARALLELISM = 1
+
+
+def _argon2_installed() -> bool:
+    try:
+        import argon2  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _is_positive_int(value: object, minimum: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+
+
+def check_password_hasher(**kwargs: Any) -> list[CheckMessage]:
+    if not _argon2_installed():
+        return [
+            Error(
+                E007_MSG,
+                hint="pip install argon2-cffi (django-hardened depends on it).",
+                id="hardened_auth.E007",
+            )
+        ]
+    from argon2.low_level import Type
+
+    hashers = get_hashers()
+    first = hashers[0] if hashers else None
+    params = first.params() if isinstance(first, Argon2PasswordHasher) else None
+    if params is None or params.type != Type.ID:
+        return [
+            Error(
+                E006_MSG,
+                hint="Put 'hardened_auth.hashers.HardenedArgon2PasswordHasher' "
+                "first in PASSWORD_HASHERS and keep older hashers after it.",
+                id="hardened_auth.E006",
+            )
+        ]
+    memory, time_cost, lanes = params.memory_cost, params.time_cost, params.parallelism
+    if not (
+        _is_positive_int(memory, MIN_ARGON2_MEMORY_KIB)
+        and _is_positive_int(time_cost, MIN_ARGON2_TIME_COST)
+        and _is_positive_int(lanes, MIN_ARGON2_PARALLELISM)
+    ):
+        return [
+            Error(
+                E008_MSG.format(memory=memory, time=time_cost, lanes=lanes),
+                hint="Set HARDENED_AUTH_ARGON2_MEMORY_COST >= 19456, "
+                "HARDENED_AUTH_ARGON2_TIME_COST >= 2 and "
+                "HARDENED_AUTH_ARGON2_PARALLELISM >= 1.",
+                id="hardened_auth.E008",
+            )
+        ]
+    return []

@@ -34,5 +34,20 @@ class AuthSettings:
         """URL or URL name of the page where a user verifies a second factor."""
         return self._get("STEP_UP_URL", "hardened_auth:step_up")  # type: ignore[return-value]
 
+    @property
+    def ARGON2_MEMORY_COST(self) -> int:
+        """argon2id memory in KiB; OWASP's minimum is 19456 (19 MiB)."""
+        return self._get("ARGON2_MEMORY_COST", 19456)  # type: ignore[return-value]
+
+    @property
+    def ARGON2_TIME_COST(self) -> int:
+        """argon2id iterations; OWASP's minimum is 2."""
+        return self._get("ARGON2_TIME_COST", 2)  # type: ignore[return-value]
+
+    @property
+    def ARGON2_PARALLELISM(self) -> int:
+        """argon2id lanes; OWASP's minimum is 1."""
+        return self._get("ARGON2_PARALLELISM", 1)  # type: ignore[return-value]
+
 
 app_settings = AuthSettings()

@@ -1,3 +1,5 @@
+import sys
+
 import pytest
 from django.test import override_settings
 
@@ -60,3 +62,57 @@ def test_step_up_url_unresolvable_fails():
 @override_settings(HARDENED_AUTH_STEP_UP_URL="/verify/")
 def test_step_up_url_path_passes():
     assert checks.check_step_up() == []
+
+
+def test_password_hasher_default_passes():
+    assert checks.check_password_hasher() == []
+
+
+@override_settings(
+    PASSWORD_HASHERS=[
+        "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+        "hardened_auth.hashers.HardenedArgon2PasswordHasher",
+    ]
+)
+def test_password_hasher_not_first_fails():
+    messages = checks.check_password_hasher()
+    assert [m.id for m in messages] == ["hardened_auth.E006"]
+    assert messages[0].msg == checks.E006_MSG
+
+
+@override_settings(PASSWORD_HASHERS=["tests.hardened_auth.hashers.Argon2iHasher"])
+def test_password_hasher_argon2i_fails():
+    messages = checks.check_password_hasher()
+    assert [m.id for m in messages] == ["hardened_auth.E006"]
+
+
+def test_password_hasher_without_argon2_cffi_fails(monkeypatch):
+    monkeypatch.setitem(sys.modules, "argon2", None)
+    messages = checks.check_password_hasher()
+    assert [m.id for m in messages] == ["hardened_auth.E007"]
+    assert messages[0].msg == checks.E007_MSG
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "expected"),
+    [
+        ("MEMORY_COST", 19455, "memory 19455 KiB, time 2, parallelism 1"),
+        ("TIME_COST", 1, "memory 19456 KiB, time 1, parallelism 1"),
+        ("PARALLELISM", 0, "memory 19456 KiB, time 2, parallelism 0"),
+        ("MEMORY_COST", "65536", "memory 65536 KiB, time 2, parallelism 1"),
+    ],
+)
+def test_password_hasher_weak_parameters_fail(setting, value, expected):
+    with override_settings(**{f"HARDENED_AUTH_ARGON2_{setting}": value}):
+        messages = checks.check_password_hasher()
+    assert [m.id for m in messages] == ["hardened_auth.E008"]
+    assert messages[0].msg == (
+        f"The argon2id parameters are below OWASP's minimum ({expected})."
+    )
+
+
+@override_settings(
+    PASSWORD_HASHERS=["django.contrib.auth.hashers.Argon2PasswordHasher"]
+)
+def test_password_hasher_djangos_argon2_passes():
+    assert checks.check_password_hasher() == []

@@ -7,11 +7,14 @@ exactly as they do for the sandbox.
 import os
 
 from sandbox.settings.base import *  # noqa: F403
-from sandbox.settings.base import CACHES, DATABASES
+from sandbox.settings.base import CACHES, DATABASES, INSTALLED_APPS
 
 SECRET_KEY = "tests-only-secret-key-with-enough-length-to-satisfy-checks-0123456789"
 DEBUG = False
 ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
+
+# Models that exist only to exercise hardened_privacy's fields and commands.
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.hardened_privacy.testapp"]
 
 _suffix = os.environ.get("HARDENED_TEST_DB_SUFFIX")
 if _suffix and "postgresql" in DATABASES["default"]["ENGINE"]:

@@ -1,5 +1,6 @@
 from django.apps import AppConfig
 from django.core import checks
+from django.core.signals import setting_changed
 
 
 class HardenedPrivacyConfig(AppConfig):
@@ -10,5 +11,8 @@ class HardenedPrivacyConfig(AppConfig):
 
     def ready(self) -> None:
         from hardened_privacy import checks as privacy_checks
+        from hardened_privacy.internal.keyring import reset_keyring
 
         checks.register(privacy_checks.check_environment, checks.Tags.security)
+        checks.register(privacy_checks.check_keys, checks.Tags.security)
+        setting_changed.connect(reset_keyring, dispatch_uid="hardened_privacy_keys")

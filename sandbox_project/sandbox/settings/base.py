@@ -122,6 +122,42 @@ HARDENED_AUTH_TRUSTED_PROXIES = [
 HARDENED_PRIVACY_ENVIRONMENT = os.environ.get(
     "HARDENED_PRIVACY_ENVIRONMENT", "development"
 )
+# Keys come from the environment. The DEVELOPMENT_DEFAULTS below are public,
+# for the sandbox and the tests only: the provider ignores them outside the
+# development and test environments and a deploy check reports them.
+HARDENED_PRIVACY_KEY_PROVIDERS = {
+    "env": {
+        "BACKEND": "hardened_privacy.keys.EnvironmentKeyProvider",
+        "OPTIONS": {
+            "DEVELOPMENT_DEFAULTS": {
+                "HARDENED_PRIVACY_MASTER_KEY": (
+                    "3OwonBnAfRsR5Jf14-yWPpi-Hl8BxavlGZQ1WfmK5qE="
+                ),
+                "HARDENED_PRIVACY_BLIND_INDEX_KEY": (
+                    "S9L3uOnpc5L1qZYvtzOTzBWuhH4Tcx9J7XuMDfk5Xyc="
+                ),
+                "HARDENED_PRIVACY_AUDIT_KEY": (
+                    "0x9XR43yUXYGtARLLmWjeWC8UpwEwcXY-cYvqAAlg3I="
+                ),
+            },
+        },
+    },
+}
+HARDENED_PRIVACY_ACTIVE_KEY = f"{HARDENED_PRIVACY_ENVIRONMENT}/master-1"
+HARDENED_PRIVACY_KEYS = {
+    HARDENED_PRIVACY_ACTIVE_KEY: {
+        "PROVIDER": "env",
+        "REFERENCE": "HARDENED_PRIVACY_MASTER_KEY",
+    },
+}
+HARDENED_PRIVACY_BLIND_INDEX_KEY = {
+    "PROVIDER": "env",
+    "REFERENCE": "HARDENED_PRIVACY_BLIND_INDEX_KEY",
+}
+HARDENED_PRIVACY_AUDIT_KEY = {
+    "PROVIDER": "env",
+    "REFERENCE": "HARDENED_PRIVACY_AUDIT_KEY",
+}
 
 LOGGING = {
     "version": 1,

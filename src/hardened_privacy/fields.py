@@ -1,0 +1,257 @@
+"""Model fields that store envelope-encrypted values.
+
+Every field keeps its Python type and validation (an email stays an email)
+but stores ``hp1$<key id>$<payload>`` in a text column. Values are bound to
+their table and column. Reading a value that no configured key opens raises
+:class:`~hardened_privacy.exceptions.DecryptionError`; nothing is returned
+in its place. Encrypted columns answer only ``isnull`` lookups, and ``exact``
+and ``in`` when the model declares a :class:`BlindIndexField` for them; any
+other lookup is Django's "Unsupported lookup" ``FieldError``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import json
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from django.core.exceptions import FieldError
+from django.db import models
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models.expressions import Col
+from django.db.models.lookups import Exact, In, Lookup
+
+from hardened_privacy.exceptions import DecryptionError
+from hardened_privacy.internal import blind_index
+from hardened_privacy.internal.envelope import get_cipher
+
+if TYPE_CHECKING:
+    _CharField = models.CharField[Any, Any]
+    _DateField = models.DateField[Any, Any]
+    _DecimalField = models.DecimalField[Any, Any]
+    _EmailField = models.EmailField[Any, Any]
+    _IntegerField = models.IntegerField[Any, Any]
+    _TextField = models.TextField[Any, Any]
+else:
+    _CharField = models.CharField
+    _DateField = models.DateField
+    _DecimalField = models.DecimalField
+    _EmailField = models.EmailField
+    _IntegerField = models.IntegerField
+    _TextField = models.TextField
+
+__all__ = [
+    "BlindIndexField",
+    "EncryptedDateField",
+    "EncryptedDecimalField",
+    "EncryptedEmailField",
+    "EncryptedIntegerField",
+    "EncryptedJSONField",
+    "EncryptedTextField",
+]
+
+
+class EncryptedFieldMixin:
+    """Encryption on top of a concrete Django field class."""
+
+    def get_internal_type(self) -> str:
+        return "TextField"
+
+    def encryption_context(self) -> bytes:
+        field: Any = self
+        return f"{field.model._meta.db_table}.{field.column}".encode()
+
+    def to_plaintext(self, value: Any) -> bytes:
+        return str(value).encode()
+
+    def from_plaintext(self, data: bytes) -> Any:
+        raise NotImplementedError
+
+    def encrypt_value(self, value: Any) -> str:
+        field: Any = self
+        return get_cipher().encrypt(
+            self.to_plaintext(field.to_python(value)), self.encryption_context()
+        )
+
+    def decrypt_value(self, token: str) -> Any:
+        data = get_cipher().decrypt(token, self.encryption_context())
+        try:
+            return self.from_plaintext(data)
+        except (ValueError, TypeError, decimal.InvalidOperation) as exc:
+            raise DecryptionError(
+                "A decrypted value does not have the field's type."
+            ) from exc
+
+    def from_db_value(
+        self, value: str | None, expression: Any, connection: BaseDatabaseWrapper
+    ) -> Any:
+        if value is None:
+            return None
+        return self.decrypt_value(value)
+
+    def get_db_prep_value(
+        self, value: Any, connection: BaseDatabaseWrapper, prepared: bool = False
+    ) -> str | None:
+        if value is None:
+            return None
+        return self.encrypt_value(value)
+
+    def get_db_prep_save(self, value: Any, connection: BaseDatabaseWrapper) -> Any:
+        return self.get_db_prep_value(value, connection)
+
+    def blind_index_field(self) -> BlindIndexField | None:
+        field: Any = self
+        for other in field.model._meta.concrete_fields:
+            if isinstance(other, BlindIndexField) and other.source == field.name:
+                return other
+        return None
+
+    def get_lookup(self, lookup_name: str) -> type[Lookup[Any]] | None:
+        if lookup_name == "isnull":
+            return models.Field.get_lookup(self, lookup_name)  # type: ignore[arg-type]
+        index = self.blind_index_field()
+        if index is not None and lookup_name in {"exact", "in"}:
+            return index.lookup_for(lookup_name)
+        return None
+
+    def get_transform(self, lookup_name: str) -> Any:
+        return None
+
+
+class EncryptedTextField(EncryptedFieldMixin, _TextField):
+    """Text, encrypted."""
+
+    def from_plaintext(self, data: bytes) -> str:
+        return data.decode()
+
+
+class EncryptedEmailField(EncryptedFieldMixin, _EmailField):
+    """An email address, validated as one, encrypted; blind index folds case."""
+
+    blind_index_normalizer = staticmethod(str.casefold)
+
+    def from_plaintext(self, data: bytes) -> str:
+        return data.decode()
+
+
+class EncryptedJSONField(EncryptedFieldMixin, models.JSONField):
+    """A JSON document, encrypted; SQL NULL stands for Python ``None``."""
+
+    def to_plaintext(self, value: Any) -> bytes:
+        return json.dumps(value, cls=self.encoder, separators=(",", ":")).encode()
+
+    def from_plaintext(self, data: bytes) -> Any:
+        return json.loads(data, cls=self.decoder)
+
+
+class EncryptedDateField(EncryptedFieldMixin, _DateField):
+    """A date, encrypted as its ISO 8601 form."""
+
+    def to_plaintext(self, value: datetime.date) -> bytes:
+        return value.isoformat().encode()
+
+    def from_plaintext(self, data: bytes) -> datetime.date:
+        return datetime.date.fromisoformat(data.decode())
+
+
+class EncryptedIntegerField(EncryptedFieldMixin, _IntegerField):
+    """An integer, encrypted."""
+
+    def from_plaintext(self, data: bytes) -> int:
+        return int(data.decode())
+
+
+class EncryptedDecimalField(EncryptedFieldMixin, _DecimalField):
+    """A decimal, encrypted as its exact string form."""
+
+    def to_plaintext(self, value: decimal.Decimal) -> bytes:
+        return format(value, "f").encode()
+
+    def from_plaintext(self, data: bytes) -> decimal.Decimal:
+        return decimal.Decimal(data.decode())
+
+
+class BlindIndexField(_CharField):
+    """An indexed HMAC of another (encrypted) field, kept in step on save.
+
+    ``source`` names the encrypted field. The digest uses
+    ``HARDENED_PRIVACY_BLIND_INDEX_KEY``, a key of its own, so the index
+    reveals only which rows share a value. ``QuerySet.update()`` and
+    ``bulk_update()`` bypass ``save()``: recompute the index yourself there.
+    """
+
+    def __init__(
+        self,
+        source: str,
+        *args: Any,
+        normalizer: Callable[[str], str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.source = source
+        self.normalizer = normalizer
+        kwargs["max_length"] = blind_index.DIGEST_LENGTH
+        kwargs.setdefault("db_index", True)
+        kwargs.setdefault("editable", False)
+        kwargs.setdefault("null", True)
+        super().__init__(*args, **kwargs)
+        self._lookups: dict[str, type[Lookup[Any]]] = {}
+
+    def deconstruct(self) -> Any:
+        name, path, args, kwargs = super().deconstruct()
+        kwargs.pop("max_length", None)
+        return name, path, [self.source, *args], kwargs
+
+    def source_field(self) -> models.Field[Any, Any]:
+        return self.model._meta.get_field(self.source)  # type: ignore[return-value]
+
+    def digest_for(self, value: Any) -> str | None:
+        if value is None:
+            return None
+        source = self.source_field()
+        if hasattr(value, "resolve_expression"):
+            raise FieldError(
+                f"{self.model.__name__}.{source.name} can only be compared with "
+                "plain values."
+            )
+        text = str(source.to_python(value))
+        normalizer = self.normalizer or getattr(source, "blind_index_normalizer", None)
+        if normalizer is not None:
+            text = normalizer(text)
+        return blind_index.digest(f"{self.model._meta.db_table}.{source.column}", text)
+
+    def pre_save(self, model_instance: models.Model, add: bool) -> str | None:
+        value = self.digest_for(getattr(model_instance, self.source_field().attname))
+        setattr(model_instance, self.attname, value)
+        return value
+
+    def lookup_for(self, lookup_name: str) -> type[Lookup[Any]]:
+        if lookup_name not in self._lookups:
+            self._lookups[lookup_name] = self._build_lookup(lookup_name)
+        return self._lookups[lookup_name]
+
+    def _build_lookup(self, lookup_name: str) -> type[Lookup[Any]]:
+        index = self
+
+        def redirect(lhs: Any) -> Col:
+            if not isinstance(lhs, Col):
+                raise FieldError("Blind index lookups need a plain column.")
+            return Col(lhs.alias, index, output_field=index)
+
+        if lookup_name == "exact":
+
+            class BlindIndexExact(Exact):
+                def __init__(self, lhs: Any, rhs: Any) -> None:
+                    super().__init__(redirect(lhs), index.digest_for(rhs))
+
+            return BlindIndexExact
+
+        class BlindIndexIn(In):
+            def __init__(self, lhs: Any, rhs: Any) -> None:
+                if hasattr(rhs, "resolve_expression"):
+                    raise FieldError("Blind index 'in' lookups need plain values.")
+                digests = [index.digest_for(v) for v in rhs if v is not None]
+                super().__init__(redirect(lhs), digests)
+
+        return BlindIndexIn

@@ -1,0 +1,42 @@
+"""Audit events for money movement, in the shape every app shares."""
+
+import logging
+from typing import Any
+
+from django.http import HttpRequest
+
+from hardened_auth.client_ip import get_client_ip
+
+audit_logger = logging.getLogger("hardened_payments.audit")
+
+
+def emit(
+    event: str,
+    *,
+    outcome: str,
+    request: HttpRequest | None = None,
+    actor: object = None,
+    tenant: object = None,
+    target: str | None = None,
+    **fields: Any,
+) -> None:
+    """Log ``event`` on ``hardened_payments.audit`` with structured fields.
+
+    ``fields`` carry amounts in minor units, currencies, idempotency keys and
+    provider ids; callers never pass card data, secrets or personal values.
+    """
+    if actor is None and request is not None:
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            actor = user.pk
+    record = {
+        "event": event,
+        "actor": actor,
+        "tenant": tenant,
+        "target": target,
+        "outcome": outcome,
+        "ip": get_client_ip(request) or None if request is not None else None,
+        **fields,
+    }
+    level = logging.INFO if outcome == "success" else logging.WARNING
+    audit_logger.log(level, event, extra={"hardened_audit": record})

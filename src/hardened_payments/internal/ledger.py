@@ -1,0 +1,176 @@
+"""Posting transfers: validation, row locking, idempotent transfer ids."""
+
+import hashlib
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
+
+from hardened_payments.exceptions import (
+    InsufficientFunds,
+    InvalidTransfer,
+    TransferConflict,
+    UnbalancedTransfer,
+)
+from hardened_payments.internal import audit
+from hardened_payments.models import LedgerAccount, LedgerEntry, LedgerTransfer
+from hardened_payments.money import Money
+from hardened_rbac.models import Tenant
+
+logger = logging.getLogger(__name__)
+
+MAX_TRANSFER_ID_LENGTH = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Leg:
+    """``amount`` added to ``account`` (negative to take it away)."""
+
+    account: LedgerAccount
+    amount: Money
+
+
+def _validate_shape(transfer_id: str, legs: Sequence[Leg]) -> None:
+    if not isinstance(transfer_id, str) or not transfer_id.strip():
+        raise InvalidTransfer("A transfer needs a non-empty transfer id.")
+    if len(transfer_id) > MAX_TRANSFER_ID_LENGTH:
+        raise InvalidTransfer("The transfer id is too long.")
+    if len(legs) < 2:
+        raise InvalidTransfer("A transfer needs at least two legs.")
+    totals: dict[str, int] = defaultdict(int)
+    for leg in legs:
+        if not isinstance(leg.amount, Money) or leg.amount.amount == 0:
+            raise InvalidTransfer("Every leg needs a non-zero Money amount.")
+        if leg.account.pk is None:
+            raise InvalidTransfer("Every leg needs a saved account.")
+        totals[leg.amount.currency] += leg.amount.amount
+    unbalanced = sorted(code for code, total in totals.items() if total != 0)
+    if unbalanced:
+        raise UnbalancedTransfer(
+            "The legs do not sum to zero in %(currencies)s.",
+            code="unbalanced",
+            params={"currencies": ", ".join(unbalanced)},
+        )
+
+
+def content_digest(
+    legs: Sequence[Leg], description: str, reverses: LedgerTransfer | None
+) -> str:
+    """Digest of what a transfer does, independent of the order of its legs."""
+    canonical = {
+        "legs": sorted(
+            [leg.account.pk, leg.amount.currency, leg.amount.amount] for leg in legs
+        ),
+        "description": description,
+        "reverses": reverses.pk if reverses is not None else None,
+    }
+    encoded = json.dumps(canonical, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(encoded.encode()).hexdigest()
+
+
+def _existing(tenant: Tenant, transfer_id: str, digest: str) -> LedgerTransfer | None:
+    found = LedgerTransfer.objects.filter(
+        tenant=tenant, transfer_id=transfer_id
+    ).first()
+    if found is None:
+        return None
+    if found.content_digest != digest:
+        audit.emit(
+            "ledger_transfer_conflict",
+            outcome="failure",
+            tenant=tenant.pk,
+            target=transfer_id,
+        )
+        raise TransferConflict(
+            "Transfer id %(id)s was already used for a different transfer.",
+            code="conflict",
+            params={"id": transfer_id},
+        )
+    return found
+
+
+def _lock_and_check(tenant: Tenant, legs: Sequence[Leg]) -> dict[int, int]:
+    deltas: dict[int, int] = defaultdict(int)
+    for leg in legs:
+        deltas[leg.account.pk] += leg.amount.amount
+    locked = list(
+        LedgerAccount.objects.select_for_update().filter(pk__in=deltas).order_by("pk")
+    )
+    accounts = {account.pk: account for account in locked}
+    if len(accounts) != len(deltas):
+        raise InvalidTransfer("A leg names an account that does not exist.")
+
+    for leg in legs:
+        account = accounts[leg.account.pk]
+        if account.tenant_id != tenant.pk:
+            raise InvalidTransfer("A leg names another tenant's account.")
+        if account.currency != leg.amount.currency:
+            raise InvalidTransfer(
+                "A leg's currency differs from its account's currency."
+            )
+    for pk, delta in deltas.items():
+        account = accounts[pk]
+        if not account.allow_negative and account.balance + delta < 0:
+            raise InsufficientFunds(
+                "Account %(code)s would be overdrawn.",
+                code="insufficient_funds",
+                params={"code": account.code},
+            )
+    return deltas
+
+
+def post(
+    tenant: Tenant,
+    transfer_id: str,
+    legs: Sequence[Leg],
+    *,
+    description: str = "",
+    reverses: LedgerTransfer | None = None,
+) -> LedgerTransfer:
+    _validate_shape(transfer_id, legs)
+    digest = content_digest(legs, description, reverses)
+
+    with transaction.atomic():
+        existing = _existing(tenant, transfer_id, digest)
+        if existing is not None:
+            return existing
+        deltas = _lock_and_check(tenant, legs)
+        try:
+            with transaction.atomic():
+                transfer = LedgerTransfer.objects.create(
+                    tenant=tenant,
+                    transfer_id=transfer_id,
+                    description=description,
+                    content_digest=digest,
+                    reverses=reverses,
+                )
+        except IntegrityError:
+            raced = _existing(tenant, transfer_id, digest)
+            if raced is None:
+                raise
+            return raced
+        LedgerEntry.objects.bulk_create(
+            LedgerEntry(
+                transfer=transfer,
+                account_id=leg.account.pk,
+                amount=leg.amount.amount,
+                currency=leg.amount.currency,
+            )
+            for leg in legs
+        )
+        if connection.vendor != "postgresql":
+            for pk, delta in deltas.items():
+                LedgerAccount.objects.filter(pk=pk).update(balance=F("balance") + delta)
+
+    audit.emit(
+        "ledger_transfer_posted",
+        outcome="success",
+        tenant=tenant.pk,
+        target=transfer_id,
+        legs=[[leg.account.pk, leg.amount.amount, leg.amount.currency] for leg in legs],
+    )
+    return transfer

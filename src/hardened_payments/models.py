@@ -1,0 +1,143 @@
+"""The ledger, the idempotency store and the webhook event log."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from hardened_payments.money import Money
+from hardened_rbac.models import Tenant
+
+CURRENCY_LENGTH = 3
+
+
+class LedgerAccount(models.Model):
+    """A tenant's account in one currency; its balance moves only by entries.
+
+    ``balance`` is kept by the ledger in the same transaction as the entries
+    that change it: on PostgreSQL a trigger maintains it and refuses any other
+    change, elsewhere :func:`hardened_payments.ledger.post_transfer` does.
+    """
+
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.PROTECT, related_name="ledger_accounts"
+    )
+    code = models.SlugField(max_length=100)
+    name = models.CharField(max_length=200, blank=True)
+    currency = models.CharField(max_length=CURRENCY_LENGTH)
+    allow_negative = models.BooleanField(
+        default=False,
+        help_text="Whether the balance may go below zero.",
+    )
+    balance = models.BigIntegerField(default=0, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "code"], name="hardened_payments_account_code"
+            ),
+            models.CheckConstraint(
+                condition=Q(allow_negative=True) | Q(balance__gte=0),
+                name="hardened_payments_account_not_overdrawn",
+            ),
+        ]
+        ordering = ["tenant", "code"]
+
+    def __str__(self) -> str:
+        return f"{self.tenant}:{self.code} ({self.currency})"
+
+    @property
+    def balance_money(self) -> Money:
+        return Money(self.balance, self.currency)
+
+
+class LedgerTransfer(models.Model):
+    """One journal row: a movement whose entries sum to zero per currency."""
+
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.PROTECT, related_name="ledger_transfers"
+    )
+    transfer_id = models.CharField(
+        max_length=200, help_text="Chosen by the caller; posting it twice is safe."
+    )
+    description = models.CharField(max_length=500, blank=True)
+    content_digest = models.CharField(max_length=64, editable=False)
+    reverses = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="reversals",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "transfer_id"],
+                name="hardened_payments_transfer_id",
+            )
+        ]
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return self.transfer_id
+
+
+class LedgerEntry(models.Model):
+    """One leg of a transfer: a signed amount on one account."""
+
+    transfer = models.ForeignKey(
+        LedgerTransfer, on_delete=models.PROTECT, related_name="entries"
+    )
+    account = models.ForeignKey(
+        LedgerAccount, on_delete=models.PROTECT, related_name="entries"
+    )
+    amount = models.BigIntegerField()
+    currency = models.CharField(max_length=CURRENCY_LENGTH)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(amount=0), name="hardened_payments_entry_not_zero"
+            )
+        ]
+        indexes = [models.Index(fields=["account", "id"])]
+        ordering = ["id"]
+        verbose_name_plural = "ledger entries"
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.amount:+d} {self.currency}"
+
+
+class IdempotencyKey(models.Model):
+    """A client's ``Idempotency-Key`` bound to its user and its request."""
+
+    class State(models.TextChoices):
+        IN_PROGRESS = "in_progress"
+        COMPLETED = "completed"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="hardened_idempotency_keys",
+    )
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64)
+    state = models.CharField(max_length=20, choices=State.choices)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_content_type = models.CharField(max_length=200, blank=True)
+    response_body = models.BinaryField(null=True, blank=True)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "key"], name="hardened_payments_idempotency_key"
+            )
+        ]
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}:{self.state}"

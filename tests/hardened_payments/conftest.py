@@ -1,0 +1,33 @@
+"""Fixtures for the payments tests."""
+
+import pytest
+from django.db import connection, transaction
+
+from tests.factories import TenantFactory
+
+LEDGER_TABLES = [
+    "hardened_payments_ledgerentry",
+    "hardened_payments_ledgertransfer",
+    "hardened_payments_ledgeraccount",
+]
+
+
+@pytest.fixture
+def tenant(db):
+    return TenantFactory()
+
+
+@pytest.fixture
+def purge_ledger_after(transactional_db):
+    """Empty the append-only tables after a test that commits.
+
+    The triggers refuse to truncate a ledger that holds rows, so the
+    transactional test database is emptied here with triggers switched off for
+    one transaction (the test role is a superuser) before Django flushes it.
+    """
+    yield
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET LOCAL session_replication_role = replica")
+        for table in LEDGER_TABLES:
+            cursor.execute(f"DELETE FROM {table}")  # noqa: S608

@@ -1,0 +1,378 @@
+import pytest
+from django.db import Error, IntegrityError, connection, transaction
+
+from hardened_payments import ledger
+from hardened_payments.exceptions import (
+    InsufficientFunds,
+    InvalidTransfer,
+    TransferConflict,
+    UnbalancedTransfer,
+)
+from hardened_payments.ledger import Leg
+from hardened_payments.models import LedgerAccount, LedgerEntry, LedgerTransfer
+from hardened_payments.money import Money
+from tests.factories import TenantFactory
+
+
+def usd(amount):
+    return Money(amount, "USD")
+
+
+@pytest.fixture
+def accounts(tenant):
+    return {
+        "clearing": ledger.open_account(tenant, "clearing", "USD", allow_negative=True),
+        "seller": ledger.open_account(tenant, "seller", "USD"),
+        "fees": ledger.open_account(tenant, "fees", "USD"),
+        "eur": ledger.open_account(tenant, "clearing-eur", "EUR", allow_negative=True),
+        "eur_seller": ledger.open_account(tenant, "seller-eur", "EUR"),
+    }
+
+
+def snapshot():
+    return (
+        sorted(LedgerAccount.objects.values_list("code", "balance")),
+        LedgerTransfer.objects.count(),
+        LedgerEntry.objects.count(),
+    )
+
+
+def test_posting_moves_balances_and_keeps_entries(tenant, accounts):
+    transfer = ledger.post_transfer(
+        tenant,
+        "charge-1",
+        [
+            Leg(accounts["clearing"], usd(-1000)),
+            Leg(accounts["seller"], usd(970)),
+            Leg(accounts["fees"], usd(30)),
+        ],
+        description="Charge",
+    )
+
+    assert transfer.entries.count() == 3
+    assert ledger.balance(accounts["clearing"]) == usd(-1000)
+    assert ledger.balance(accounts["seller"]) == usd(970)
+    assert ledger.balance(accounts["fees"]) == usd(30)
+    for account in accounts.values():
+        assert ledger.entries_total(account) == ledger.balance(account)
+
+
+def test_multi_currency_transfer_balancing_in_each_currency(tenant, accounts):
+    ledger.post_transfer(
+        tenant,
+        "fx",
+        [
+            Leg(accounts["clearing"], usd(-100)),
+            Leg(accounts["seller"], usd(100)),
+            Leg(accounts["eur"], Money(-90, "EUR")),
+            Leg(accounts["eur_seller"], Money(90, "EUR")),
+        ],
+    )
+    assert ledger.balance(accounts["eur_seller"]) == Money(90, "EUR")
+
+
+@pytest.mark.parametrize(
+    "legs",
+    [
+        [("clearing", usd(-100)), ("seller", usd(99))],
+        [("clearing", usd(-100)), ("eur_seller", Money(100, "EUR"))],
+        [("clearing", usd(-100)), ("seller", usd(100)), ("eur", Money(5, "EUR"))],
+    ],
+)
+def test_unbalanced_and_mixed_currency_transfers_are_refused(tenant, accounts, legs):
+    before = snapshot()
+    with pytest.raises(UnbalancedTransfer):
+        ledger.post_transfer(tenant, "bad", [Leg(accounts[n], m) for n, m in legs])
+    assert snapshot() == before
+
+
+def test_leg_in_a_currency_its_account_does_not_hold_is_refused(tenant, accounts):
+    before = snapshot()
+    with pytest.raises(InvalidTransfer, match="currency"):
+        ledger.post_transfer(
+            tenant,
+            "wrong-currency",
+            [
+                Leg(accounts["eur"], usd(-100)),
+                Leg(accounts["seller"], usd(100)),
+            ],
+        )
+    assert snapshot() == before
+
+
+def test_another_tenants_account_is_refused(tenant, accounts):
+    other = TenantFactory()
+    theirs = ledger.open_account(other, "seller", "USD")
+    before = snapshot()
+    with pytest.raises(InvalidTransfer, match="tenant"):
+        ledger.post_transfer(
+            tenant,
+            "steal",
+            [Leg(accounts["clearing"], usd(-100)), Leg(theirs, usd(100))],
+        )
+    with pytest.raises(InvalidTransfer, match="tenant"):
+        ledger.post_transfer(
+            other,
+            "steal",
+            [Leg(accounts["clearing"], usd(-100)), Leg(theirs, usd(100))],
+        )
+    assert snapshot() == before
+
+
+def test_overdraft_is_refused_and_nothing_changes(tenant, accounts):
+    ledger.post_transfer(
+        tenant,
+        "fund",
+        [Leg(accounts["clearing"], usd(-50)), Leg(accounts["seller"], usd(50))],
+    )
+    before = snapshot()
+
+    with pytest.raises(InsufficientFunds):
+        ledger.post_transfer(
+            tenant,
+            "overdraw",
+            [Leg(accounts["seller"], usd(-51)), Leg(accounts["fees"], usd(51))],
+        )
+
+    assert snapshot() == before
+    ledger.post_transfer(
+        tenant,
+        "drain",
+        [Leg(accounts["seller"], usd(-50)), Leg(accounts["fees"], usd(50))],
+    )
+    assert ledger.balance(accounts["seller"]) == usd(0)
+
+
+@pytest.mark.parametrize(
+    ("transfer_id", "legs"),
+    [
+        ("", [("clearing", 1), ("seller", -1)]),
+        ("   ", [("clearing", 1), ("seller", -1)]),
+        ("x" * 201, [("clearing", 1), ("seller", -1)]),
+        ("one-leg", [("clearing", 0)]),
+        ("zero", [("clearing", 0), ("seller", 0)]),
+    ],
+)
+def test_malformed_transfers_are_refused(tenant, accounts, transfer_id, legs):
+    before = snapshot()
+    with pytest.raises(InvalidTransfer):
+        ledger.post_transfer(
+            tenant, transfer_id, [Leg(accounts[n], usd(a)) for n, a in legs]
+        )
+    assert snapshot() == before
+
+
+def test_unsaved_or_missing_account_is_refused(tenant, accounts):
+    ghost = LedgerAccount(tenant=tenant, code="ghost", currency="USD")
+    with pytest.raises(InvalidTransfer):
+        ledger.post_transfer(
+            tenant, "ghost", [Leg(accounts["clearing"], usd(-1)), Leg(ghost, usd(1))]
+        )
+    ghost.pk = 10**9
+    with pytest.raises(InvalidTransfer, match="exist"):
+        ledger.post_transfer(
+            tenant, "ghost", [Leg(accounts["clearing"], usd(-1)), Leg(ghost, usd(1))]
+        )
+
+
+def test_same_transfer_id_and_content_returns_the_first_result(tenant, accounts):
+    legs = [Leg(accounts["clearing"], usd(-10)), Leg(accounts["seller"], usd(10))]
+    first = ledger.post_transfer(tenant, "t-1", legs, description="d")
+    again = ledger.post_transfer(tenant, "t-1", list(reversed(legs)), description="d")
+
+    assert again.pk == first.pk
+    assert LedgerTransfer.objects.count() == 1
+    assert ledger.balance(accounts["seller"]) == usd(10)
+
+
+@pytest.mark.parametrize(
+    ("legs", "description"),
+    [
+        ([("clearing", -11), ("seller", 11)], "d"),
+        ([("clearing", -10), ("fees", 10)], "d"),
+        ([("clearing", -10), ("seller", 10)], "other"),
+    ],
+)
+def test_same_transfer_id_with_other_content_is_refused(
+    tenant, accounts, legs, description
+):
+    ledger.post_transfer(
+        tenant,
+        "t-1",
+        [Leg(accounts["clearing"], usd(-10)), Leg(accounts["seller"], usd(10))],
+        description="d",
+    )
+    before = snapshot()
+    with pytest.raises(TransferConflict):
+        ledger.post_transfer(
+            tenant,
+            "t-1",
+            [Leg(accounts[n], usd(a)) for n, a in legs],
+            description=description,
+        )
+    assert snapshot() == before
+
+
+def test_transfer_ids_are_scoped_to_the_tenant(tenant, accounts):
+    other = TenantFactory()
+    a = ledger.open_account(other, "a", "USD", allow_negative=True)
+    b = ledger.open_account(other, "b", "USD")
+    ledger.post_transfer(
+        tenant,
+        "t-1",
+        [Leg(accounts["clearing"], usd(-10)), Leg(accounts["seller"], usd(10))],
+    )
+    ledger.post_transfer(other, "t-1", [Leg(a, usd(-10)), Leg(b, usd(10))])
+    assert LedgerTransfer.objects.count() == 2
+
+
+def test_reversal_restores_balances(tenant, accounts):
+    original = ledger.post_transfer(
+        tenant,
+        "t-1",
+        [Leg(accounts["clearing"], usd(-10)), Leg(accounts["seller"], usd(10))],
+    )
+    reversal = ledger.reverse_transfer(original, "t-1-reversal")
+
+    assert reversal.reverses == original
+    assert ledger.balance(accounts["seller"]) == usd(0)
+    assert ledger.balance(accounts["clearing"]) == usd(0)
+    assert ledger.reverse_transfer(original, "t-1-reversal").pk == reversal.pk
+
+
+def test_reversal_that_would_overdraw_is_refused(tenant, accounts):
+    original = ledger.post_transfer(
+        tenant,
+        "t-1",
+        [Leg(accounts["clearing"], usd(-10)), Leg(accounts["seller"], usd(10))],
+    )
+    ledger.post_transfer(
+        tenant,
+        "t-2",
+        [Leg(accounts["seller"], usd(-10)), Leg(accounts["fees"], usd(10))],
+    )
+    with pytest.raises(InsufficientFunds):
+        ledger.reverse_transfer(original, "t-1-reversal")
+
+
+def test_open_account_refuses_unknown_currency(tenant):
+    from hardened_payments.exceptions import UnknownCurrency
+
+    with pytest.raises(UnknownCurrency):
+        ledger.open_account(tenant, "x", "XXX")
+
+
+def test_posting_emits_an_audit_event(tenant, accounts, caplog):
+    caplog.set_level("INFO", logger="hardened_payments.audit")
+    ledger.post_transfer(
+        tenant,
+        "t-1",
+        [Leg(accounts["clearing"], usd(-10)), Leg(accounts["seller"], usd(10))],
+    )
+    record = caplog.records[-1]
+    assert record.getMessage() == "ledger_transfer_posted"
+    assert record.hardened_audit["tenant"] == tenant.pk
+    assert record.hardened_audit["target"] == "t-1"
+    assert record.hardened_audit["outcome"] == "success"
+    assert record.hardened_audit["legs"] == [
+        [accounts["clearing"].pk, -10, "USD"],
+        [accounts["seller"].pk, 10, "USD"],
+    ]
+
+
+# The database's own rules, exercised by going around the Python code.
+
+
+def _posted(tenant, accounts):
+    return ledger.post_transfer(
+        tenant,
+        "t-1",
+        [Leg(accounts["clearing"], usd(-10)), Leg(accounts["seller"], usd(10))],
+    )
+
+
+def _execute_now(sql, params=()):
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+
+
+def _refused(sql, params=(), match="hardened_payments"):
+    with pytest.raises(Error, match=match):
+        _execute_now(sql, params)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE hardened_payments_ledgerentry SET amount = amount * 2",
+        "DELETE FROM hardened_payments_ledgerentry",
+        "TRUNCATE hardened_payments_ledgerentry CASCADE",
+        "UPDATE hardened_payments_ledgertransfer SET description = 'x'",
+        "DELETE FROM hardened_payments_ledgertransfer",
+        "TRUNCATE hardened_payments_ledgertransfer CASCADE",
+        "UPDATE hardened_payments_ledgeraccount SET balance = balance + 1",
+        "UPDATE hardened_payments_ledgeraccount SET currency = 'EUR'",
+    ],
+)
+def test_database_refuses_rewriting_history(tenant, accounts, sql):
+    _posted(tenant, accounts)
+    before = snapshot()
+    _refused(sql)
+    assert snapshot() == before
+
+
+@pytest.mark.postgres
+def test_database_refuses_an_unbalanced_transfer(tenant, accounts):
+    transfer = _posted(tenant, accounts)
+    _refused(
+        "INSERT INTO hardened_payments_ledgerentry (transfer_id, account_id, amount,"
+        " currency) VALUES (%s, %s, 5, 'USD')",
+        [transfer.pk, accounts["seller"].pk],
+        match="does not balance",
+    )
+
+
+@pytest.mark.postgres
+def test_database_refuses_a_transfer_without_legs(tenant):
+    _refused(
+        "INSERT INTO hardened_payments_ledgertransfer (tenant_id, transfer_id,"
+        " description, content_digest, created_at) VALUES (%s, 'x', '', '', now())",
+        [tenant.pk],
+        match="fewer than two legs",
+    )
+
+
+@pytest.mark.postgres
+def test_database_refuses_an_entry_in_the_wrong_currency(tenant, accounts):
+    transfer = _posted(tenant, accounts)
+    _refused(
+        "INSERT INTO hardened_payments_ledgerentry (transfer_id, account_id, amount,"
+        " currency) VALUES (%s, %s, 5, 'USD'), (%s, %s, -5, 'USD')",
+        [transfer.pk, accounts["eur"].pk, transfer.pk, accounts["clearing"].pk],
+        match="does not match",
+    )
+
+
+@pytest.mark.postgres
+def test_database_refuses_an_overdraft(tenant, accounts):
+    transfer = _posted(tenant, accounts)
+    with pytest.raises(IntegrityError, match="not_overdrawn"):
+        _execute_now(
+            "INSERT INTO hardened_payments_ledgerentry (transfer_id, account_id,"
+            " amount, currency) VALUES (%s, %s, -11, 'USD'), (%s, %s, 11, 'USD')",
+            [transfer.pk, accounts["seller"].pk, transfer.pk, accounts["fees"].pk],
+        )
+    assert ledger.balance(accounts["seller"]) == usd(10)
+
+
+@pytest.mark.postgres
+def test_database_refuses_an_account_born_with_money(tenant):
+    with pytest.raises(IntegrityError, match="starts at zero"):
+        _execute_now(
+            "INSERT INTO hardened_payments_ledgeraccount (tenant_id, code, name,"
+            " currency, allow_negative, balance, created_at)"
+            " VALUES (%s, 'rich', '', 'USD', false, 100, now())",
+            [tenant.pk],
+        )

@@ -16,6 +16,9 @@ ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
 # Models that exist only to exercise hardened_privacy's fields and commands.
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.hardened_privacy.testapp"]
 
+# Models that exist only to exercise hardened_rbac's tenant scope and policies.
+INSTALLED_APPS += ["tests.hardened_rbac.testapp"]
+
 _suffix = os.environ.get("HARDENED_TEST_DB_SUFFIX")
 if _suffix and "postgresql" in DATABASES["default"]["ENGINE"]:
     DATABASES["default"]["TEST"] = {

@@ -1,6 +1,11 @@
-from django.contrib import admin
+from typing import Any
 
-from hardened_rbac.models import Membership, Tenant
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from hardened_rbac.internal.context import current_tenant
+from hardened_rbac.models import Grant, Membership, Role, Tenant
 
 
 class MembershipInline(admin.TabularInline):
@@ -23,3 +28,46 @@ class MembershipAdmin(admin.ModelAdmin):
     list_filter = ["is_active", "tenant"]
     search_fields = ["user__username", "user__email", "tenant__slug"]
     autocomplete_fields = ["user", "tenant"]
+
+
+class GrantInline(admin.TabularInline):
+    model = Grant
+    extra = 0
+    autocomplete_fields = ["role"]
+
+
+MembershipAdmin.inlines = [GrantInline]
+
+
+@admin.register(Role)
+class RoleAdmin(admin.ModelAdmin):
+    list_display = ["name", "tenant", "created_at"]
+    list_filter = ["tenant"]
+    search_fields = ["name", "tenant__slug"]
+    autocomplete_fields = ["tenant"]
+    filter_horizontal = ["permissions"]
+
+
+@admin.register(Grant)
+class GrantAdmin(admin.ModelAdmin):
+    list_display = ["role", "membership", "source", "expires_at", "created_at"]
+    list_filter = ["source", "membership__tenant"]
+    search_fields = ["role__name", "membership__user__username"]
+    autocomplete_fields = ["membership", "role"]
+
+
+class TenantScopedModelAdmin(admin.ModelAdmin):
+    """Admin for a ``TenantScopedModel``: the current tenant's rows only.
+
+    Without a current tenant the list is empty and nothing can be added, so an
+    operator must reach the admin through a tenant (``/t/<slug>/admin/``).
+    """
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        queryset = super().get_queryset(request)
+        return queryset if current_tenant() is not None else queryset.none()
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        if current_tenant() is None:
+            return False
+        return super().has_add_permission(request, *args)

@@ -1,17 +1,31 @@
-"""System checks for the ``HARDENED_RBAC_*`` settings."""
+"""System checks for the ``HARDENED_RBAC_*`` settings and tenant scoping."""
 
+from collections.abc import Sequence
 from typing import Any
 
-from django.core.checks import CheckMessage, Error
+from django.apps import apps
+from django.core.checks import CheckMessage, Error, Warning
 
-from hardened_rbac.conf import app_settings
+from hardened_rbac.conf import TENANT_SOURCES, app_settings
 
 E001_MSG = "HARDENED_RBAC_RESERVED_TENANT_SLUGS must be a list of strings."
+E002_MSG = "HARDENED_RBAC_TENANT_SOURCE must be 'path', 'subdomain' or 'header'."
+E003_MSG = "HARDENED_RBAC_TENANT_PATH_PREFIX must be one non-empty path segment."
+E004_MSG = "HARDENED_RBAC_TENANT_HEADER must be a non-empty header name."
+E005_MSG = (
+    "HARDENED_RBAC_TENANT_DOMAIN must name the parent domain when the tenant "
+    "comes from the subdomain."
+)
+E006_MSG = "HARDENED_RBAC_UNSCOPED_MODELS must be a list of 'app_label.Model' names."
+W001_MSG = "%s has a foreign key to Tenant but is not a TenantScopedModel."
+
+
+def _is_string_list(value: object) -> bool:
+    return isinstance(value, list | tuple) and all(isinstance(s, str) for s in value)
 
 
 def check_reserved_slugs(**kwargs: Any) -> list[CheckMessage]:
-    value = app_settings.RESERVED_TENANT_SLUGS
-    if isinstance(value, list | tuple) and all(isinstance(s, str) for s in value):
+    if _is_string_list(app_settings.RESERVED_TENANT_SLUGS):
         return []
     return [
         Error(
@@ -20,3 +34,75 @@ def check_reserved_slugs(**kwargs: Any) -> list[CheckMessage]:
             id="hardened_rbac.E001",
         )
     ]
+
+
+def check_tenant_source(**kwargs: Any) -> list[CheckMessage]:
+    messages: list[CheckMessage] = []
+    source = app_settings.TENANT_SOURCE
+    if source not in TENANT_SOURCES:
+        messages.append(
+            Error(E002_MSG, hint="The default is 'path'.", id="hardened_rbac.E002")
+        )
+    prefix = app_settings.TENANT_PATH_PREFIX
+    if not isinstance(prefix, str) or not prefix.strip("/") or "/" in prefix.strip("/"):
+        messages.append(
+            Error(
+                E003_MSG,
+                hint="For example 't' for /t/<slug>/.",
+                id="hardened_rbac.E003",
+            )
+        )
+    header = app_settings.TENANT_HEADER
+    if not isinstance(header, str) or not header.strip():
+        messages.append(
+            Error(E004_MSG, hint="For example 'X-Tenant'.", id="hardened_rbac.E004")
+        )
+    domain = app_settings.TENANT_DOMAIN
+    if source == "subdomain" and (not isinstance(domain, str) or not domain.strip(".")):
+        messages.append(
+            Error(E005_MSG, hint="For example 'example.com'.", id="hardened_rbac.E005")
+        )
+    return messages
+
+
+def _unscoped_allowed() -> Sequence[str] | None:
+    value = app_settings.UNSCOPED_MODELS
+    return value if _is_string_list(value) else None
+
+
+def check_unscoped_models(**kwargs: Any) -> list[CheckMessage]:
+    from hardened_rbac.internal.scoping import is_scoped
+    from hardened_rbac.models import Tenant
+
+    allowed = _unscoped_allowed()
+    if allowed is None:
+        return [
+            Error(
+                E006_MSG,
+                hint="For example ['reports.TenantSummary'].",
+                id="hardened_rbac.E006",
+            )
+        ]
+    messages: list[CheckMessage] = []
+    for model in apps.get_models():
+        label = model._meta.label
+        if model._meta.app_label == "hardened_rbac" or label in allowed:
+            continue
+        holds_tenant = any(
+            field.is_relation and field.related_model is Tenant and field.concrete
+            for field in model._meta.get_fields()
+        )
+        if holds_tenant and not is_scoped(model):
+            messages.append(
+                Warning(
+                    W001_MSG % label,
+                    hint=(
+                        "Subclass hardened_rbac.tenancy.TenantScopedModel, or list "
+                        "the model in HARDENED_RBAC_UNSCOPED_MODELS if it must "
+                        "cross tenants."
+                    ),
+                    obj=model,
+                    id="hardened_rbac.W001",
+                )
+            )
+    return messages

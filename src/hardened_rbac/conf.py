@@ -7,6 +7,7 @@ from django.conf import settings
 PREFIX = "HARDENED_RBAC_"
 
 DEFAULT_RESERVED_SLUGS = ("admin", "api", "www", "static", "media", "accounts")
+TENANT_SOURCES = ("path", "subdomain", "header")
 
 
 class RbacSettings:
@@ -20,6 +21,31 @@ class RbacSettings:
         """Slugs no tenant may take, because URLs or subdomains use them."""
         value = self._get("RESERVED_TENANT_SLUGS", DEFAULT_RESERVED_SLUGS)
         return value  # type: ignore[return-value]
+
+    @property
+    def TENANT_SOURCE(self) -> str:
+        """Where the middleware reads the tenant: path, subdomain or header."""
+        return self._get("TENANT_SOURCE", "path")  # type: ignore[return-value]
+
+    @property
+    def TENANT_PATH_PREFIX(self) -> str:
+        """First path segment before the tenant slug, as in ``/t/<slug>/``."""
+        return self._get("TENANT_PATH_PREFIX", "t")  # type: ignore[return-value]
+
+    @property
+    def TENANT_HEADER(self) -> str:
+        """Request header naming the tenant slug when the source is a header."""
+        return self._get("TENANT_HEADER", "X-Tenant")  # type: ignore[return-value]
+
+    @property
+    def TENANT_DOMAIN(self) -> str:
+        """Parent domain of the tenant subdomains, as in ``example.com``."""
+        return self._get("TENANT_DOMAIN", "")  # type: ignore[return-value]
+
+    @property
+    def UNSCOPED_MODELS(self) -> Sequence[str]:
+        """``app_label.Model`` names allowed a tenant key without the scope."""
+        return self._get("UNSCOPED_MODELS", ())  # type: ignore[return-value]
 
 
 app_settings = RbacSettings()

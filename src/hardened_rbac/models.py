@@ -1,11 +1,15 @@
-"""Tenants and the users who belong to them."""
+"""Tenants, the users who belong to them, roles and grants."""
+
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from hardened_rbac.conf import app_settings
+from hardened_rbac.exceptions import GrantTenantMismatch
 
 
 def validate_tenant_slug(value: str) -> None:
@@ -63,3 +67,115 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} in {self.tenant}"
+
+
+class Role(models.Model):
+    """A named set of permissions; a site-wide role has no tenant.
+
+    A role gives nothing by itself: only a grant on a membership does, and only
+    in that membership's tenant.
+    """
+
+    tenant = models.ForeignKey(
+        Tenant,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="roles",
+        help_text=_("Empty for a role every tenant may grant."),
+    )
+    name = models.CharField(max_length=100)
+    description = models.TextField(blank=True)
+    permissions = models.ManyToManyField(
+        "auth.Permission", blank=True, related_name="hardened_roles"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "name"], name="hardened_rbac_role_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["name"],
+                condition=models.Q(tenant__isnull=True),
+                name="hardened_rbac_role_sitewide_unique",
+            ),
+        ]
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name if self.tenant_id is None else f"{self.name} ({self.tenant})"
+
+
+class GrantQuerySet(models.QuerySet["Grant"]):
+    def effective(self) -> "GrantQuerySet":
+        """Grants that count now: unexpired, on active memberships and tenants."""
+        return self.filter(
+            models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=timezone.now()),
+            membership__is_active=True,
+            membership__tenant__is_active=True,
+        )
+
+
+class Grant(models.Model):
+    """One role given to one membership, and so to one user in one tenant."""
+
+    class Source(models.TextChoices):
+        MANUAL = "manual", _("Granted by an administrator")
+        SSO = "sso", _("Mapped from an identity-provider group")
+        SCIM = "scim", _("Provisioned over SCIM")
+
+    membership = models.ForeignKey(
+        Membership, on_delete=models.CASCADE, related_name="grants"
+    )
+    role = models.ForeignKey(Role, on_delete=models.CASCADE, related_name="grants")
+    source = models.CharField(
+        max_length=10, choices=Source.choices, default=Source.MANUAL
+    )
+    expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = GrantQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["membership", "role"], name="hardened_rbac_grant_unique"
+            )
+        ]
+        ordering = ["membership", "role"]
+
+    def __str__(self) -> str:
+        return f"{self.role.name} for {self.membership}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._role_fits_tenant():
+            raise GrantTenantMismatch(
+                "A role of one tenant cannot be granted in another."
+            )
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        if not self._role_fits_tenant():
+            raise ValidationError(
+                {
+                    "role": ValidationError(
+                        _("This role belongs to another tenant."),
+                        code="tenant_mismatch",
+                    )
+                }
+            )
+
+    def _role_fits_tenant(self) -> bool:
+        if self.role_id is None or self.membership_id is None:
+            return True
+        role_tenant = Role.objects.values_list("tenant_id", flat=True).get(
+            pk=self.role_id
+        )
+        if role_tenant is None:
+            return True
+        membership_tenant = Membership.objects.values_list("tenant_id", flat=True).get(
+            pk=self.membership_id
+        )
+        return bool(role_tenant == membership_tenant)

@@ -1,0 +1,159 @@
+"""The tenant scope: a condition resolved when SQL is compiled, not built.
+
+``CurrentTenant`` is a lookup whose right-hand side is read from the context
+variable at the moment the query runs. A queryset built at import time (a
+form field's choices, say) is therefore scoped to whichever tenant is current
+when it is evaluated, and evaluating it with no tenant raises.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from django.core.exceptions import FullResultSet
+from django.db import models
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import F
+from django.db.models.lookups import Lookup
+from django.db.models.sql.compiler import SQLCompiler
+
+from hardened_rbac.exceptions import CrossTenantWrite
+from hardened_rbac.internal import audit
+from hardened_rbac.internal.context import (
+    current_tenant,
+    require_tenant,
+    unscoped_reason,
+)
+
+if TYPE_CHECKING:
+    from hardened_rbac.tenancy import TenantScopedModel
+
+logger = logging.getLogger(__name__)
+
+TENANT_FIELD = "tenant"
+
+M = TypeVar("M", bound="TenantScopedModel")
+
+
+class CurrentTenant(Lookup):  # type: ignore[type-arg,unused-ignore]
+    """``<tenant column> = <current tenant>``, decided at compile time."""
+
+    lookup_name = "hardened_rbac_current_tenant"
+    prepare_rhs = False
+    can_use_none_as_rhs = True
+
+    def __init__(self, lhs: Any) -> None:
+        super().__init__(lhs, None)
+
+    def as_sql(
+        self, compiler: SQLCompiler, connection: BaseDatabaseWrapper
+    ) -> tuple[str, Any]:
+        if unscoped_reason() is not None:
+            raise FullResultSet
+        tenant = require_tenant()
+        lhs_sql, params = compiler.compile(self.lhs)
+        return f"{lhs_sql} = %s", [*params, tenant.pk]
+
+
+def refuse_cross_tenant(model: type[models.Model], target: str, tenant_id: Any) -> None:
+    audit.emit(
+        "authz_fail",
+        outcome="denied",
+        target=target,
+        action="cross_tenant_write",
+        model=model._meta.label,
+        other_tenant=str(tenant_id),
+    )
+    raise CrossTenantWrite("This row belongs to another tenant.")
+
+
+def claim_tenant(obj: TenantScopedModel) -> None:
+    """Give a new row the current tenant; refuse a row of another tenant."""
+    tenant = current_tenant()
+    if tenant is None:
+        if unscoped_reason() is not None and obj.tenant_id is not None:
+            return
+        require_tenant()
+        return
+    if obj.tenant_id is None:
+        obj.tenant = tenant
+    elif obj.tenant_id != tenant.pk and unscoped_reason() is None:
+        refuse_cross_tenant(type(obj), f"{obj._meta.label}:{obj.pk}", obj.tenant_id)
+
+
+def check_related_tenants(obj: TenantScopedModel) -> None:
+    """Refuse foreign keys that point at scoped rows of another tenant."""
+    if unscoped_reason() is not None:
+        return
+    for field in obj._meta.concrete_fields:
+        if not field.is_relation or field.name == TENANT_FIELD:
+            continue
+        related = field.related_model
+        if not (isinstance(related, type) and is_scoped(related)):
+            continue
+        value = getattr(obj, field.attname)
+        if value is None:
+            continue
+        if field.is_cached(obj):  # type: ignore[attr-defined]
+            other = getattr(obj, field.name)
+            fits = other.tenant_id == obj.tenant_id
+        else:
+            fits = (
+                related._base_manager.using(obj._state.db or "default")
+                .filter(**{field.target_field.attname: value})  # type: ignore[attr-defined]
+                .filter(tenant_id=obj.tenant_id)
+                .exists()
+            )
+        if not fits:
+            refuse_cross_tenant(related, f"{related._meta.label}:{value}", None)
+
+
+def is_scoped(model: type[Any]) -> bool:
+    from hardened_rbac.tenancy import TenantScopedModel
+
+    return issubclass(model, TenantScopedModel)
+
+
+class TenantScopedQuerySet(models.QuerySet[M]):
+    """A queryset whose writes stay in the current tenant."""
+
+    def bulk_create(self, objs: Iterable[M], *args: Any, **kwargs: Any) -> list[M]:
+        objs = list(objs)
+        for obj in objs:
+            claim_tenant(obj)
+            check_related_tenants(obj)
+        return super().bulk_create(objs, *args, **kwargs)
+
+    def bulk_update(
+        self, objs: Iterable[M], fields: Iterable[str], batch_size: int | None = None
+    ) -> int:
+        objs = list(objs)
+        for obj in objs:
+            claim_tenant(obj)
+            check_related_tenants(obj)
+        return super().bulk_update(objs, fields, batch_size=batch_size)
+
+    def update(self, **kwargs: Any) -> int:
+        for name in (TENANT_FIELD, f"{TENANT_FIELD}_id"):
+            if name in kwargs and unscoped_reason() is None:
+                value = kwargs[name]
+                value = getattr(value, "pk", value)
+                if value != require_tenant().pk:
+                    refuse_cross_tenant(self.model, self.model._meta.label, value)
+        return super().update(**kwargs)
+
+
+class TenantScopedManager(models.Manager[M]):
+    """Every queryset it hands out is limited to the current tenant."""
+
+    _queryset_class = TenantScopedQuerySet
+
+    def get_queryset(self) -> TenantScopedQuerySet[M]:
+        queryset: TenantScopedQuerySet[M] = self._queryset_class(
+            self.model,
+            using=self._db,
+            hints=self._hints,  # type: ignore[attr-defined]
+        )
+        return queryset.filter(CurrentTenant(F(f"{TENANT_FIELD}_id")))

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class RbacTestAppConfig(AppConfig):
+    name = "tests.hardened_rbac.testapp"
+    label = "rbac_testapp"
+    default_auto_field = "django.db.models.BigAutoField"

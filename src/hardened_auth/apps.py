@@ -15,3 +15,4 @@ class HardenedAuthConfig(AppConfig):
         checks.register(auth_checks.check_client_ip_header, checks.Tags.security)
         checks.register(auth_checks.check_step_up, checks.Tags.security)
         checks.register(auth_checks.check_password_hasher, checks.Tags.security)
+        checks.register(auth_checks.check_rate_limits, checks.Tags.security)

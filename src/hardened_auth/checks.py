@@ -2,8 +2,10 @@
 
 import ipaddress
 import re
+from collections.abc import Mapping
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.hashers import Argon2PasswordHasher, get_hashers
 from django.core.checks import CheckMessage, Error
 from django.shortcuts import resolve_url
@@ -151,3 +153,87 @@ def check_password_hasher(**kwargs: Any) -> list[CheckMessage]:
             )
         ]
     return []
+
+
+E009_MSG = (
+    "HARDENED_AUTH_RATE_LIMITS entry {!r} must map 'ip' and 'identifier' to "
+    "django-ratelimit rates."
+)
+E010_MSG = "HARDENED_AUTH_RATE_LIMITED_VIEWS maps {!r} to an unknown scope."
+E011_MSG = (
+    "django-ratelimit is set to let attempts through; the limiter must fail closed."
+)
+E012_MSG = (
+    "hardened_auth.middleware.RateLimitMiddleware must be in MIDDLEWARE, after "
+    "AuthenticationMiddleware."
+)
+
+RATE_DIMENSIONS = frozenset({"ip", "identifier"})
+_RATE = re.compile(r"^[1-9][0-9]*/[1-9]?[0-9]*[smhd]$")
+RATE_LIMIT_MIDDLEWARE = "hardened_auth.middleware.RateLimitMiddleware"
+AUTH_MIDDLEWARE = "django.contrib.auth.middleware.AuthenticationMiddleware"
+
+
+def _valid_rates(rates: object) -> bool:
+    return isinstance(rates, Mapping) and all(
+        key in RATE_DIMENSIONS and isinstance(rate, str) and _RATE.match(rate)
+        for key, rate in rates.items()
+    )
+
+
+def check_rate_limits(**kwargs: Any) -> list[CheckMessage]:
+    errors: list[CheckMessage] = []
+    limits = app_settings.RATE_LIMITS
+    if not isinstance(limits, Mapping):
+        limits = {}
+        errors.append(
+            Error(
+                E009_MSG.format("HARDENED_AUTH_RATE_LIMITS"),
+                hint="For example {'login': {'ip': '30/15m', 'identifier': '10/15m'}}.",
+                id="hardened_auth.E009",
+            )
+        )
+    for scope, rates in limits.items():
+        if not _valid_rates(rates):
+            errors.append(
+                Error(
+                    E009_MSG.format(scope),
+                    hint="Rates are django-ratelimit rates such as '10/15m' or "
+                    "'5/h'; dimensions are 'ip' and 'identifier'.",
+                    id="hardened_auth.E009",
+                )
+            )
+    views = app_settings.RATE_LIMITED_VIEWS
+    view_items = views.items() if isinstance(views, Mapping) else [(views, None)]
+    for name, scope in view_items:
+        if scope not in limits:
+            errors.append(
+                Error(
+                    E010_MSG.format(name),
+                    hint="Use a scope defined in HARDENED_AUTH_RATE_LIMITS.",
+                    id="hardened_auth.E010",
+                )
+            )
+    if not getattr(settings, "RATELIMIT_ENABLE", True) or getattr(
+        settings, "RATELIMIT_FAIL_OPEN", False
+    ):
+        errors.append(
+            Error(
+                E011_MSG,
+                hint="Remove RATELIMIT_ENABLE = False and RATELIMIT_FAIL_OPEN = True.",
+                id="hardened_auth.E011",
+            )
+        )
+    middleware = list(settings.MIDDLEWARE)
+    if RATE_LIMIT_MIDDLEWARE not in middleware or (
+        AUTH_MIDDLEWARE in middleware
+        and middleware.index(RATE_LIMIT_MIDDLEWARE) < middleware.index(AUTH_MIDDLEWARE)
+    ):
+        errors.append(
+            Error(
+                E012_MSG,
+                hint="Add it right after AuthenticationMiddleware.",
+                id="hardened_auth.E012",
+            )
+        )
+    return errors

@@ -1,10 +1,32 @@
 """Lazy, typed access to the ``HARDENED_AUTH_*`` settings."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from django.conf import settings
 
 PREFIX = "HARDENED_AUTH_"
+
+DEFAULT_RATE_LIMITS: Mapping[str, Mapping[str, str]] = {
+    "login": {"ip": "30/15m", "identifier": "10/15m"},
+    "signup": {"ip": "10/h"},
+    "reset": {"ip": "10/h", "identifier": "5/h"},
+    "email_change": {"ip": "10/h", "identifier": "5/h"},
+    "mfa": {"ip": "30/15m", "identifier": "10/15m"},
+    "token": {"ip": "60/m", "identifier": "30/m"},
+}
+
+DEFAULT_RATE_LIMITED_VIEWS: Mapping[str, str] = {
+    "admin:login": "login",
+    "account_login": "login",
+    "account_signup": "signup",
+    "account_reset_password": "reset",
+    "account_email": "email_change",
+    "mfa_authenticate": "mfa",
+    "mfa_reauthenticate": "mfa",
+    "hardened_auth:step_up": "mfa",
+    "hardened_auth:token": "token",
+    "hardened_auth:token_refresh": "token",
+}
 
 
 class AuthSettings:
@@ -48,6 +70,17 @@ class AuthSettings:
     def ARGON2_PARALLELISM(self) -> int:
         """argon2id lanes; OWASP's minimum is 1."""
         return self._get("ARGON2_PARALLELISM", 1)  # type: ignore[return-value]
+
+    @property
+    def RATE_LIMITS(self) -> Mapping[str, Mapping[str, str]]:
+        """Per scope, the django-ratelimit rate for ``ip`` and ``identifier``."""
+        return self._get("RATE_LIMITS", DEFAULT_RATE_LIMITS)  # type: ignore[return-value]
+
+    @property
+    def RATE_LIMITED_VIEWS(self) -> Mapping[str, str]:
+        """URL names (with namespace) whose POSTs count in a rate-limit scope."""
+        value = self._get("RATE_LIMITED_VIEWS", DEFAULT_RATE_LIMITED_VIEWS)
+        return value  # type: ignore[return-value]
 
 
 app_settings = AuthSettings()

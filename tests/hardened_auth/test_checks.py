@@ -116,3 +116,60 @@ def test_password_hasher_weak_parameters_fail(setting, value, expected):
 )
 def test_password_hasher_djangos_argon2_passes():
     assert checks.check_password_hasher() == []
+
+
+def test_rate_limits_default_passes():
+    assert checks.check_rate_limits() == []
+
+
+@pytest.mark.parametrize(
+    "limits",
+    [
+        {"login": {"ip": "often"}},
+        {"login": {"ip": "0/m"}},
+        {"login": {"device": "5/m"}},
+        {"login": "5/m"},
+    ],
+)
+def test_rate_limits_malformed_fails(limits):
+    views = {"admin:login": "login"}
+    with override_settings(
+        HARDENED_AUTH_RATE_LIMITS=limits, HARDENED_AUTH_RATE_LIMITED_VIEWS=views
+    ):
+        messages = checks.check_rate_limits()
+    assert [m.id for m in messages] == ["hardened_auth.E009"]
+    assert messages[0].msg == checks.E009_MSG.format("login")
+
+
+@override_settings(HARDENED_AUTH_RATE_LIMITED_VIEWS={"admin:login": "logon"})
+def test_rate_limited_view_with_unknown_scope_fails():
+    messages = checks.check_rate_limits()
+    assert [m.id for m in messages] == ["hardened_auth.E010"]
+    assert messages[0].msg == checks.E010_MSG.format("admin:login")
+
+
+@pytest.mark.parametrize(
+    "setting", [{"RATELIMIT_ENABLE": False}, {"RATELIMIT_FAIL_OPEN": True}]
+)
+def test_fail_open_ratelimit_fails(setting):
+    with override_settings(**setting):
+        messages = checks.check_rate_limits()
+    assert [m.id for m in messages] == ["hardened_auth.E011"]
+    assert messages[0].msg == checks.E011_MSG
+
+
+def test_missing_rate_limit_middleware_fails(settings):
+    settings.MIDDLEWARE = [
+        m for m in settings.MIDDLEWARE if m != checks.RATE_LIMIT_MIDDLEWARE
+    ]
+    messages = checks.check_rate_limits()
+    assert [m.id for m in messages] == ["hardened_auth.E012"]
+    assert messages[0].msg == checks.E012_MSG
+
+
+def test_rate_limit_middleware_before_authentication_fails(settings):
+    settings.MIDDLEWARE = [checks.RATE_LIMIT_MIDDLEWARE] + [
+        m for m in settings.MIDDLEWARE if m != checks.RATE_LIMIT_MIDDLEWARE
+    ]
+    messages = checks.check_rate_limits()
+    assert [m.id for m in messages] == ["hardened_auth.E012"]

@@ -5,10 +5,12 @@
     python3 dev.py test      # create .venv, run the test suite (pytest args follow)
     python3 dev.py setup     # only create or refresh .venv from the lock file
 
-The virtual environment is installed from ``requirements/lock.txt`` with
-hashes required, and refreshed whenever the lock file or ``pyproject.toml``
-changes. ``DATABASE_URL`` and ``REDIS_URL`` switch the sandbox and the tests
-to PostgreSQL and Redis.
+The virtual environment is installed with hashes required from
+``requirements/lock.txt`` (Python 3.11, Django 5.2 LTS) or, on Python 3.12 and
+newer, ``requirements/lock-py312.txt`` (Django 6.0), and refreshed whenever
+the lock file or ``pyproject.toml`` changes. ``HARDENED_VENV`` chooses another
+folder for the environment. ``DATABASE_URL`` and ``REDIS_URL`` switch the
+sandbox and the tests to PostgreSQL and Redis.
 """
 
 import argparse
@@ -21,7 +23,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 VENV = Path(os.environ.get("HARDENED_VENV", ROOT / ".venv"))
-LOCK = ROOT / "requirements" / "lock.txt"
+LOCK = ROOT / "requirements" / (
+    "lock.txt" if sys.version_info < (3, 12) else "lock-py312.txt"
+)
 STAMP = VENV / ".hardened-lock-sha256"
 SANDBOX = ROOT / "sandbox_project"
 

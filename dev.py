@@ -23,8 +23,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 VENV = Path(os.environ.get("HARDENED_VENV", ROOT / ".venv"))
-LOCK = ROOT / "requirements" / (
-    "lock.txt" if sys.version_info < (3, 12) else "lock-py312.txt"
+LOCK = (
+    ROOT
+    / "requirements"
+    / ("lock.txt" if sys.version_info < (3, 12) else "lock-py312.txt")
 )
 STAMP = VENV / ".hardened-lock-sha256"
 SANDBOX = ROOT / "sandbox_project"

@@ -9,16 +9,21 @@ class HardenedRbacConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.db.backends.signals import connection_created
         from django.db.models.signals import m2m_changed
 
         from hardened_rbac import checks as rbac_checks
         from hardened_rbac import tenancy
-        from hardened_rbac.internal import signals
+        from hardened_rbac.internal import rls, signals
 
         checks.register(rbac_checks.check_reserved_slugs, checks.Tags.security)
         checks.register(rbac_checks.check_tenant_source, checks.Tags.security)
         checks.register(rbac_checks.check_unscoped_models, checks.Tags.security)
+        checks.register(
+            rbac_checks.check_rls_role, checks.Tags.security, checks.Tags.database
+        )
         signals.connect()
+        connection_created.connect(rls.install, dispatch_uid="hardened_rbac_rls")
         m2m_changed.connect(
             tenancy.m2m_stays_in_tenant, dispatch_uid="hardened_rbac_m2m_tenant"
         )

@@ -106,3 +106,39 @@ def check_unscoped_models(**kwargs: Any) -> list[CheckMessage]:
                 )
             )
     return messages
+
+
+W002_MSG = (
+    "The database role of '%s' can bypass row-level security (superuser or "
+    "BYPASSRLS), so the tenant policies do not apply to it."
+)
+
+
+def check_rls_role(
+    databases: Sequence[str] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    from django.db import connections
+
+    messages: list[CheckMessage] = []
+    for alias in databases or ():
+        connection = connections[alias]
+        if connection.vendor != "postgresql":
+            continue
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT rolsuper OR rolbypassrls FROM pg_roles "
+                "WHERE rolname = current_user"
+            )
+            row = cursor.fetchone()
+        if row is None or row[0]:
+            messages.append(
+                Warning(
+                    W002_MSG % alias,
+                    hint=(
+                        "Run the site as a role created with NOSUPERUSER "
+                        "NOBYPASSRLS; keep a separate role for migrations."
+                    ),
+                    id="hardened_rbac.W002",
+                )
+            )
+    return messages

@@ -75,3 +75,15 @@ def test_unscoped_models_setting_must_be_a_list():
     assert [(m.id, m.msg) for m in messages] == [
         ("hardened_rbac.E006", checks.E006_MSG)
     ]
+
+
+def test_rls_check_without_databases_is_silent():
+    assert checks.check_rls_role(databases=None) == []
+
+
+@pytest.mark.django_db
+def test_rls_check_only_asks_postgresql():
+    from django.db import connection
+
+    expected = ["hardened_rbac.W002"] if connection.vendor == "postgresql" else []
+    assert [m.id for m in checks.check_rls_role(databases=["default"])] == expected

@@ -7,4 +7,5 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("admin/", admin.site.urls),
     path("auth/", include("hardened_auth.urls")),
+    path("accounts/", include("allauth.urls")),
 ]

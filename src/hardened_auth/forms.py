@@ -1,6 +1,13 @@
 """Forms of the hardened_auth pages."""
 
+from typing import Any
+
+from allauth.account import forms as allauth_forms
 from django import forms
+from django.core.validators import MaxLengthValidator
+from django.http import QueryDict
+
+from hardened_auth.internal.identifiers import MAX_IDENTIFIER_LENGTH, fold_email
 
 
 class SecondFactorForm(forms.Form):
@@ -13,3 +20,61 @@ class SecondFactorForm(forms.Form):
             attrs={"autocomplete": "one-time-code", "inputmode": "text"}
         ),
     )
+
+
+MAX_PASSWORD_LENGTH = 4096
+
+
+class FoldedEmailMixin:
+    """Fold the submitted address before any validation sees it.
+
+    Django's email validator refuses full-width letters, so without this a
+    full-width spelling of a registered address would get an error that a
+    missing address does not; folded first, both are the same address.
+    """
+
+    folded_fields: tuple[str, ...] = ("email",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        form: forms.BaseForm = self  # type: ignore[assignment]
+        if not form.is_bound:
+            return
+        data: QueryDict | dict[str, Any] = (
+            form.data.copy() if isinstance(form.data, QueryDict) else dict(form.data)
+        )
+        for name in self.folded_fields:
+            value = data.get(form.add_prefix(name))
+            if isinstance(value, str):
+                data[form.add_prefix(name)] = fold_email(value)
+        form.data = data
+
+
+class LoginForm(FoldedEmailMixin, allauth_forms.LoginForm):  # type: ignore[misc]
+    """allauth's login form with bounded fields and a folded address."""
+
+    folded_fields = ("login",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["login"].max_length = MAX_IDENTIFIER_LENGTH
+        self.fields["login"].validators.append(
+            MaxLengthValidator(MAX_IDENTIFIER_LENGTH)
+        )
+        if "password" in self.fields:
+            self.fields["password"].max_length = MAX_PASSWORD_LENGTH
+            self.fields["password"].validators.append(
+                MaxLengthValidator(MAX_PASSWORD_LENGTH)
+            )
+
+
+class SignupForm(FoldedEmailMixin, allauth_forms.SignupForm):  # type: ignore[misc]
+    """allauth's signup form; the address is folded before it is validated."""
+
+
+class ResetPasswordForm(FoldedEmailMixin, allauth_forms.ResetPasswordForm):  # type: ignore[misc]
+    """allauth's reset form; the address is folded before it is looked up."""
+
+
+class AddEmailForm(FoldedEmailMixin, allauth_forms.AddEmailForm):  # type: ignore[misc]
+    """allauth's add/change email form; the address is folded first."""

@@ -26,6 +26,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    "allauth",
+    "allauth.account",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
     "hardened_privacy",
     "hardened_auth",
     "hardened_rbac",
@@ -43,6 +47,7 @@ MIDDLEWARE = [
     "hardened_auth.middleware.RateLimitMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
 ]
 
 ROOT_URLCONF = "sandbox.urls"
@@ -100,6 +105,28 @@ AUTH_PASSWORD_VALIDATORS = [
 
 LOGIN_URL = "admin:login"
 LOGIN_REDIRECT_URL = "home"
+
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+# Accounts are found by email only: a username chosen at signup could be
+# probed. Every answer is the same whether or not the account exists.
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+ACCOUNT_PREVENT_ENUMERATION = True
+ACCOUNT_CHANGE_EMAIL = True
+ACCOUNT_ADAPTER = "hardened_auth.adapter.AccountAdapter"
+ACCOUNT_FORMS = {
+    "login": "hardened_auth.forms.LoginForm",
+    "reset_password": "hardened_auth.forms.ResetPasswordForm",
+    "signup": "hardened_auth.forms.SignupForm",
+    "add_email": "hardened_auth.forms.AddEmailForm",
+}
+EMAIL_BACKEND = os.environ.get(
+    "DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"
+)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

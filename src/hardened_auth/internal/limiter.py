@@ -16,7 +16,7 @@ from django_ratelimit.core import get_usage
 from hardened_auth.client_ip import get_client_ip
 from hardened_auth.conf import app_settings
 from hardened_auth.exceptions import RateLimiterUnavailable
-from hardened_auth.internal.identifiers import normalise_identifier
+from hardened_auth.internal.identifiers import fold_email, normalise_identifier
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ def submitted_identifier(request: HttpRequest) -> str | None:
     for field in IDENTIFIER_FIELDS:
         value = request.POST.get(field)
         if value:
-            return "id:" + normalise_identifier(value)
+            return "id:" + normalise_identifier(fold_email(value))
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
         return f"user:{user.pk}"

@@ -1,0 +1,216 @@
+"""Account flows answer alike whether or not the account exists."""
+
+import re
+import uuid
+
+import pytest
+from allauth.account.models import EmailAddress
+from django.contrib.auth import get_user_model
+from django.core import mail
+from django.core.exceptions import ValidationError
+from django.test import Client
+
+from hardened_auth.adapter import AccountAdapter
+from hardened_auth.hashers import HardenedArgon2PasswordHasher
+from hardened_auth.internal.identifiers import NON_ASCII_LOCAL_PART
+from tests.factories import DEFAULT_PASSWORD, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+NEW_PASSWORD = "a brand new passphrase 4 signup"
+CSRF = re.compile(rb'name="csrfmiddlewaretoken" value="[^"]+"')
+VARIABLE_HEADERS = {"Set-Cookie", "Expires", "Date"}
+EMAIL = re.compile(rb"[0-9a-f]{10}@example\.com")
+
+
+@pytest.fixture
+def hash_calls(monkeypatch):
+    calls: list[str] = []
+    real_encode = HardenedArgon2PasswordHasher.encode
+    real_verify = HardenedArgon2PasswordHasher.verify
+
+    def encode(self, password, salt):
+        calls.append("hash")
+        return real_encode(self, password, salt)
+
+    def verify(self, password, encoded):
+        calls.append("hash")
+        return real_verify(self, password, encoded)
+
+    monkeypatch.setattr(HardenedArgon2PasswordHasher, "encode", encode)
+    monkeypatch.setattr(HardenedArgon2PasswordHasher, "verify", verify)
+    return calls
+
+
+def _verified_user(email: str | None = None):
+    user = UserFactory(email=email or f"{uuid.uuid4().hex[:10]}@example.com")
+    EmailAddress.objects.create(
+        user=user, email=user.email, verified=True, primary=True
+    )
+    return user
+
+
+def _client() -> Client:
+    value = uuid.uuid4().int
+    return Client(REMOTE_ADDR=f"192.0.{value % 250}.{(value >> 8) % 250 + 1}")
+
+
+def _missing_email() -> str:
+    return f"{uuid.uuid4().hex[:10]}@example.com"
+
+
+def _shape(response):
+    body = EMAIL.sub(b"EMAIL", CSRF.sub(b"CSRF", response.content))
+    headers = {k: v for k, v in response.headers.items() if k not in VARIABLE_HEADERS}
+    return response.status_code, headers, body
+
+
+def _compare(existing, missing):
+    """Same status, headers and body; the typed address masked, same length."""
+    assert _shape(existing) == _shape(missing)
+
+
+def test_login_wrong_password_and_missing_account_answer_alike(hash_calls):
+    user = _verified_user()
+    hash_calls.clear()
+    existing = _client().post(
+        "/accounts/login/", {"login": user.email, "password": "wrong password x"}
+    )
+    calls_existing = list(hash_calls)
+    hash_calls.clear()
+    missing = _client().post(
+        "/accounts/login/", {"login": _missing_email(), "password": "wrong password x"}
+    )
+    assert existing.status_code == 200
+    _compare(existing, missing)
+    assert calls_existing == hash_calls == ["hash"]
+
+
+def test_login_with_right_password_works():
+    user = _verified_user()
+    client = _client()
+    response = client.post(
+        "/accounts/login/", {"login": user.email, "password": DEFAULT_PASSWORD}
+    )
+    assert response.status_code == 302
+    assert client.session["_auth_user_id"] == str(user.pk)
+
+
+def test_login_with_full_width_email_finds_the_account():
+    user = _verified_user()
+    full_width = "".join(
+        chr(ord(c) + 0xFEE0) if "a" <= c <= "z" else c for c in user.email
+    )
+    client = _client()
+    response = client.post(
+        "/accounts/login/", {"login": full_width.upper(), "password": DEFAULT_PASSWORD}
+    )
+    assert response.status_code == 302
+
+
+def test_signup_with_taken_and_new_email_answer_alike(hash_calls):
+    user = _verified_user()
+    hash_calls.clear()
+    data = {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD}
+    existing = _client().post("/accounts/signup/", {**data, "email": user.email})
+    calls_existing = list(hash_calls)
+    hash_calls.clear()
+    new_email = _missing_email()
+    missing = _client().post("/accounts/signup/", {**data, "email": new_email})
+    assert existing.status_code == 302
+    _compare(existing, missing)
+    assert calls_existing == hash_calls == ["hash"]
+    assert get_user_model().objects.filter(email=user.email).count() == 1
+    assert get_user_model().objects.filter(email=new_email).count() == 1
+
+
+def test_signup_with_taken_email_mails_the_owner():
+    user = _verified_user()
+    mail.outbox.clear()
+    _client().post(
+        "/accounts/signup/",
+        {"email": user.email, "password1": NEW_PASSWORD, "password2": NEW_PASSWORD},
+    )
+    assert [m.to for m in mail.outbox] == [[user.email]]
+    assert NEW_PASSWORD not in mail.outbox[0].body
+
+
+def test_full_width_spelling_of_taken_email_does_not_create_a_second_account():
+    user = _verified_user()
+    local, domain = user.email.split("@")
+    full_width = "".join(chr(ord(c) + 0xFEE0) for c in local.upper()) + "@" + domain
+    response = _client().post(
+        "/accounts/signup/",
+        {"email": full_width, "password1": NEW_PASSWORD, "password2": NEW_PASSWORD},
+    )
+    assert response.status_code == 302
+    assert EmailAddress.objects.filter(email__iexact=user.email).count() == 1
+    assert get_user_model().objects.count() == 1
+
+
+def test_cyrillic_look_alike_local_part_is_refused():
+    user = _verified_user("alice-" + uuid.uuid4().hex[:6] + "@example.com")
+    look_alike = "\u0430" + user.email[1:]
+    response = _client().post(
+        "/accounts/signup/",
+        {"email": look_alike, "password1": NEW_PASSWORD, "password2": NEW_PASSWORD},
+    )
+    assert response.status_code == 200
+    assert b"errorlist" in response.content
+    assert get_user_model().objects.count() == 1
+
+
+def test_non_ascii_local_part_is_refused_by_the_adapter():
+    with pytest.raises(ValidationError) as caught:
+        AccountAdapter().clean_email("\u0430lice@example.com")
+    assert caught.value.messages == [NON_ASCII_LOCAL_PART]
+
+
+def test_look_alike_domain_is_stored_in_its_idna_form():
+    response = _client().post(
+        "/accounts/signup/",
+        {
+            "email": "bob@ex\u0430mple.com",
+            "password1": NEW_PASSWORD,
+            "password2": NEW_PASSWORD,
+        },
+    )
+    assert response.status_code == 302
+    [address] = EmailAddress.objects.all()
+    assert address.email.startswith("bob@xn--")
+    assert address.email.isascii()
+
+
+def test_password_reset_answers_alike():
+    user = _verified_user()
+    existing = _client().post("/accounts/password/reset/", {"email": user.email})
+    missing = _client().post("/accounts/password/reset/", {"email": _missing_email()})
+    assert existing.status_code == 302
+    _compare(existing, missing)
+
+
+def test_email_change_to_a_taken_address_answers_alike():
+    owner = _verified_user()
+    user = _verified_user()
+    client = _client()
+    client.force_login(user)
+    taken = client.post("/accounts/email/", {"email": owner.email, "action_add": ""})
+    free = client.post(
+        "/accounts/email/", {"email": _missing_email(), "action_add": ""}
+    )
+    assert taken.status_code == 302
+    _compare(taken, free)
+    assert EmailAddress.objects.filter(email=owner.email).get().user == owner
+
+
+def test_oversized_login_fields_are_refused_without_hashing(hash_calls):
+    response = _client().post(
+        "/accounts/login/", {"login": "a" * 5000 + "@example.com", "password": "x"}
+    )
+    assert response.status_code == 200
+    assert hash_calls == []
+    response = _client().post(
+        "/accounts/login/", {"login": _missing_email(), "password": "p" * 5000}
+    )
+    assert response.status_code == 200
+    assert hash_calls == []

@@ -8,4 +8,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("auth/", include("hardened_auth.urls")),
     path("accounts/", include("allauth.urls")),
+    path("payments/", include("hardened_payments.urls")),
 ]

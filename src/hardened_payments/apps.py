@@ -11,4 +11,5 @@ class HardenedPaymentsConfig(AppConfig):
     def ready(self) -> None:
         from hardened_payments import checks as payments_checks
 
-        checks.register(payments_checks.check_default_currency, checks.Tags.security)
+        for check in payments_checks.ALL_CHECKS:
+            checks.register(check, checks.Tags.security)

@@ -37,3 +37,15 @@ class InsufficientFunds(LedgerError):
 
 class TransferConflict(LedgerError):
     """Raised when a transfer id is reused with different content."""
+
+
+class ProviderError(Exception):
+    """Raised when the payment provider cannot be reached or answers badly."""
+
+
+class PaymentDeclined(Exception):
+    """Raised when the provider declines a payment method or an amount."""
+
+
+class RefundExceedsCaptured(LedgerError):
+    """Raised when refunds would add up to more than the captured amount."""

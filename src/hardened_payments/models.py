@@ -141,3 +141,74 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}:{self.state}"
+
+
+class Payment(models.Model):
+    """A charge made through the provider for one tenant."""
+
+    class Status(models.TextChoices):
+        REQUIRES_ACTION = "requires_action"
+        PROCESSING = "processing"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.PROTECT, related_name="payments"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="hardened_payments",
+    )
+    provider_id = models.CharField(max_length=255, unique=True)
+    amount = models.BigIntegerField()
+    currency = models.CharField(max_length=CURRENCY_LENGTH)
+    amount_refunded = models.BigIntegerField(default=0)
+    status = models.CharField(max_length=20, choices=Status.choices)
+    idempotency_key = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amount__gt=0), name="hardened_payments_payment_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(amount_refunded__gte=0)
+                & Q(amount_refunded__lte=models.F("amount")),
+                name="hardened_payments_refunds_within_amount",
+            ),
+        ]
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.provider_id
+
+    @property
+    def money(self) -> Money:
+        return Money(self.amount, self.currency)
+
+
+class Refund(models.Model):
+    """A partial or full refund of a payment."""
+
+    payment = models.ForeignKey(
+        Payment, on_delete=models.PROTECT, related_name="refunds"
+    )
+    provider_id = models.CharField(max_length=255, unique=True)
+    amount = models.BigIntegerField()
+    status = models.CharField(max_length=30)
+    idempotency_key = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amount__gt=0), name="hardened_payments_refund_positive"
+            )
+        ]
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.provider_id

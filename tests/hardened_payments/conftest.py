@@ -31,3 +31,19 @@ def purge_ledger_after(transactional_db):
             cursor.execute("SET LOCAL session_replication_role = replica")
         for table in LEDGER_TABLES:
             cursor.execute(f"DELETE FROM {table}")  # noqa: S608
+
+
+@pytest.fixture
+def stripe_standin(settings):
+    """Start the local Stripe stand-in and point the stripe library at it."""
+    import stripe
+
+    from tests.hardened_payments.stripe_standin import StripeStandIn
+
+    server = StripeStandIn().start()
+    previous = stripe.api_base
+    stripe.api_base = server.url
+    settings.HARDENED_PAYMENTS_STRIPE_API_KEY = "sk_test_standin"
+    yield server
+    stripe.api_base = previous
+    server.stop()

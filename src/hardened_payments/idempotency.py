@@ -1,0 +1,72 @@
+"""The ``Idempotency-Key`` contract for views that move money.
+
+A view wrapped in :func:`idempotent` needs an authenticated user and an
+``Idempotency-Key`` header. The key is bound to the user and to a fingerprint
+of the request (method, path and canonical body): a retry gets the stored
+response with ``Idempotent-Replayed: true``, the same key on a different
+request gets 422, and a repeat while the first is still running gets 409.
+Responses with a 5xx status and exceptions release the key. Keys expire after
+``HARDENED_PAYMENTS_IDEMPOTENCY_KEY_TTL`` seconds;
+``manage.py hardened_payments_purge_idempotency_keys`` removes them.
+"""
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from django.core.exceptions import ImproperlyConfigured
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+
+from hardened_payments.internal import idempotency as _idempotency
+
+ViewFunc = TypeVar("ViewFunc", bound=Callable[..., HttpResponse])
+
+SERVER_ERROR = 500
+
+
+def get_idempotency_key(request: HttpRequest) -> str:
+    """Return the request's validated key, to forward to the provider."""
+    key = _idempotency.read_key(request)
+    if key is None:
+        raise ImproperlyConfigured("The view is not wrapped in @idempotent.")
+    return key
+
+
+def idempotent(view: ViewFunc) -> ViewFunc:
+    """Run ``view`` at most once per user, key and request.
+
+    The view is exempt from ``ATOMIC_REQUESTS``: the claim must commit before
+    the view runs so that a concurrent repeat sees it and gets 409.
+    """
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return _idempotency.error(401, "authentication_required", "Log in first.")
+        key = _idempotency.read_key(request)
+        if key is None:
+            return _idempotency.error(
+                400,
+                "idempotency_key_required",
+                "Send an Idempotency-Key header of 1 to 255 printable characters.",
+            )
+
+        claimed = _idempotency.claim(
+            request, user.pk, key, _idempotency.fingerprint(request)
+        )
+        if isinstance(claimed, HttpResponse):
+            return claimed
+        try:
+            response = view(request, *args, **kwargs)
+        except BaseException:
+            _idempotency.release(claimed)
+            raise
+        if response.status_code >= SERVER_ERROR or response.streaming:
+            _idempotency.release(claimed)
+        else:
+            _idempotency.complete(claimed, response)
+        return response
+
+    return transaction.non_atomic_requests(wrapper)  # type: ignore[return-value]

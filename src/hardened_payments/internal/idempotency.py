@@ -1,0 +1,146 @@
+"""Claiming, replaying and releasing ``Idempotency-Key`` values."""
+
+import hashlib
+import json
+import logging
+from datetime import timedelta
+from urllib.parse import parse_qsl
+
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
+
+from hardened_payments.conf import app_settings
+from hardened_payments.internal import audit
+from hardened_payments.models import IdempotencyKey
+
+logger = logging.getLogger(__name__)
+
+HEADER = "HTTP_IDEMPOTENCY_KEY"
+MAX_KEY_LENGTH = 255
+REPLAYED_HEADER = "Idempotent-Replayed"
+MISMATCH = ("idempotency_key_mismatch", 422, "The key was used for another request.")
+IN_USE = ("idempotency_key_in_use", 409, "A request with this key is still running.")
+
+
+def read_key(request: HttpRequest) -> str | None:
+    """Return the request's key if it is 1-255 printable ASCII characters."""
+    value = request.META.get(HEADER)
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_KEY_LENGTH:
+        return None
+    if not all(" " < ch <= "~" for ch in value):
+        return None
+    return value
+
+
+def _canonical_body(request: HttpRequest) -> bytes:
+    body = request.body
+    content_type = request.content_type or ""
+    if content_type == "application/json":
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            return body
+        return json.dumps(
+            parsed, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        ).encode()
+    if content_type == "application/x-www-form-urlencoded":
+        pairs = sorted(parse_qsl(body.decode("latin-1"), keep_blank_values=True))
+        return json.dumps(pairs).encode()
+    return body
+
+
+def fingerprint(request: HttpRequest) -> str:
+    """Digest of the method, the path and the canonical form of the body."""
+    digest = hashlib.sha256()
+    for part in (request.method or "").encode(), request.path.encode():
+        digest.update(len(part).to_bytes(8, "big") + part)
+    digest.update(_canonical_body(request))
+    return digest.hexdigest()
+
+
+def error(status: int, code: str, message: str) -> JsonResponse:
+    return JsonResponse({"error": code, "message": message}, status=status)
+
+
+def _replay(stored: IdempotencyKey) -> HttpResponse:
+    response = HttpResponse(
+        bytes(stored.response_body or b""),
+        status=stored.response_status or 200,
+        content_type=stored.response_content_type or None,
+    )
+    response[REPLAYED_HEADER] = "true"
+    return response
+
+
+def claim(
+    request: HttpRequest, user_id: int, key: str, digest: str
+) -> IdempotencyKey | HttpResponse:
+    """Take the key for this request, or return the answer a repeat gets."""
+    now = timezone.now()
+    expires = now + timedelta(seconds=app_settings.IDEMPOTENCY_KEY_TTL)
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                return IdempotencyKey.objects.create(
+                    user_id=user_id,
+                    key=key,
+                    fingerprint=digest,
+                    state=IdempotencyKey.State.IN_PROGRESS,
+                    created_at=now,
+                    expires_at=expires,
+                )
+        except IntegrityError:
+            stored = IdempotencyKey.objects.select_for_update().get(
+                user_id=user_id, key=key
+            )
+
+        if stored.expires_at <= now:
+            stored.fingerprint = digest
+            stored.state = IdempotencyKey.State.IN_PROGRESS
+            stored.response_status = None
+            stored.response_content_type = ""
+            stored.response_body = None
+            stored.created_at = now
+            stored.expires_at = expires
+            stored.save()
+            return stored
+
+    if stored.fingerprint != digest:
+        event, status, message = MISMATCH
+    elif stored.state == IdempotencyKey.State.IN_PROGRESS:
+        event, status, message = IN_USE
+    else:
+        audit.emit(
+            "idempotency_replayed",
+            outcome="success",
+            request=request,
+            target=request.path,
+            idempotency_key=key,
+        )
+        return _replay(stored)
+    audit.emit(
+        event,
+        outcome="denied",
+        request=request,
+        target=request.path,
+        idempotency_key=key,
+    )
+    return error(status, event, message)
+
+
+def release(stored: IdempotencyKey) -> None:
+    """Forget a claim whose request failed, so that a retry may run."""
+    IdempotencyKey.objects.filter(
+        pk=stored.pk, state=IdempotencyKey.State.IN_PROGRESS
+    ).delete()
+
+
+def complete(stored: IdempotencyKey, response: HttpResponse) -> None:
+    """Store the response that every retry with this key will get."""
+    IdempotencyKey.objects.filter(pk=stored.pk).update(
+        state=IdempotencyKey.State.COMPLETED,
+        response_status=response.status_code,
+        response_content_type=response.get("Content-Type", ""),
+        response_body=response.content,
+    )

@@ -1,0 +1,114 @@
+"""Stripe behind :class:`hardened_payments.providers.PaymentProvider`."""
+
+import logging
+from typing import Any
+
+import stripe
+
+from hardened_payments.conf import app_settings
+from hardened_payments.exceptions import PaymentDeclined, ProviderError
+from hardened_payments.money import Money
+from hardened_payments.providers import (
+    ProviderPayment,
+    ProviderPayout,
+    ProviderRefund,
+)
+
+logger = logging.getLogger(__name__)
+
+TIMEOUT_RETRIES = 2
+
+
+def _money(amount: Any, currency: Any) -> Money:
+    if type(amount) is not int or not isinstance(currency, str):
+        raise ProviderError("The provider sent an amount that is not an integer.")
+    return Money(amount, currency.upper())
+
+
+class StripeProvider:
+    """Calls Stripe's API with the site's secret key and forwarded keys."""
+
+    name = "stripe"
+
+    def _client(self) -> stripe.StripeClient:
+        key = app_settings.STRIPE_API_KEY
+        if not key:
+            raise ProviderError("HARDENED_PAYMENTS_STRIPE_API_KEY is not set.")
+        return stripe.StripeClient(
+            key,
+            base_addresses={"api": stripe.api_base},
+            max_network_retries=TIMEOUT_RETRIES,
+        )
+
+    def _call(self, operation: str, call: Any) -> dict[str, Any]:
+        try:
+            result: dict[str, Any] = call().to_dict()
+            return result
+        except stripe.CardError as exc:
+            logger.warning("Stripe declined %s: %s", operation, exc.code)
+            raise PaymentDeclined(exc.code or "card_declined") from exc
+        except stripe.StripeError as exc:
+            logger.error("Stripe %s failed: %s", operation, type(exc).__name__)
+            raise ProviderError(f"Stripe {operation} failed.") from exc
+
+    def create_payment(
+        self,
+        *,
+        amount: Money,
+        payment_method: str,
+        idempotency_key: str,
+        metadata: dict[str, str],
+    ) -> ProviderPayment:
+        intent = self._call(
+            "payment",
+            lambda: self._client().v1.payment_intents.create(
+                params={
+                    "amount": amount.amount,
+                    "currency": amount.currency.lower(),
+                    "payment_method": payment_method,
+                    "confirm": True,
+                    "metadata": metadata,
+                    "automatic_payment_methods": {
+                        "enabled": True,
+                        "allow_redirects": "never",
+                    },
+                },
+                options={"idempotency_key": idempotency_key},
+            ),
+        )
+        next_action = intent.get("next_action") or {}
+        return ProviderPayment(
+            id=intent["id"],
+            status=intent["status"],
+            amount=_money(intent["amount"], intent["currency"]),
+            client_secret=intent.get("client_secret"),
+            next_action_type=next_action.get("type"),
+        )
+
+    def create_refund(
+        self, *, payment_id: str, amount: Money, idempotency_key: str
+    ) -> ProviderRefund:
+        refund = self._call(
+            "refund",
+            lambda: self._client().v1.refunds.create(
+                params={"payment_intent": payment_id, "amount": amount.amount},
+                options={"idempotency_key": idempotency_key},
+            ),
+        )
+        return ProviderRefund(
+            id=refund["id"],
+            status=refund["status"],
+            amount=_money(refund["amount"], refund["currency"]),
+        )
+
+    def retrieve_payout(self, payout_id: str) -> ProviderPayout:
+        payout = self._call(
+            "payout retrieval",
+            lambda: self._client().v1.payouts.retrieve(payout_id),
+        )
+        return ProviderPayout(
+            id=payout["id"],
+            status=payout["status"],
+            amount=_money(payout["amount"], payout["currency"]),
+            metadata=dict(payout.get("metadata") or {}),
+        )

@@ -1,0 +1,59 @@
+"""The interface between the flows and a payment provider.
+
+The flows call only :class:`PaymentProvider`; :func:`get_provider` returns
+the Stripe implementation. A second provider implements the same methods.
+"""
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from hardened_payments.money import Money
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderPayment:
+    id: str
+    status: str
+    amount: Money
+    client_secret: str | None = None
+    next_action_type: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderRefund:
+    id: str
+    status: str
+    amount: Money
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderPayout:
+    id: str
+    status: str
+    amount: Money
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+class PaymentProvider(Protocol):
+    name: str
+
+    def create_payment(
+        self,
+        *,
+        amount: Money,
+        payment_method: str,
+        idempotency_key: str,
+        metadata: dict[str, str],
+    ) -> ProviderPayment: ...
+
+    def create_refund(
+        self, *, payment_id: str, amount: Money, idempotency_key: str
+    ) -> ProviderRefund: ...
+
+    def retrieve_payout(self, payout_id: str) -> ProviderPayout: ...
+
+
+def get_provider() -> PaymentProvider:
+    from hardened_payments.internal.stripe_provider import StripeProvider
+
+    return StripeProvider()

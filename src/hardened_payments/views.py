@@ -1,0 +1,132 @@
+"""JSON endpoints that create charges and refunds."""
+
+import logging
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from hardened_payments.exceptions import (
+    InsufficientFunds,
+    PaymentDeclined,
+    ProviderError,
+    RefundExceedsCaptured,
+)
+from hardened_payments.idempotency import get_idempotency_key, idempotent
+from hardened_payments.internal import flows
+from hardened_payments.internal.requests import (
+    BadRequest,
+    json_body,
+    money_from,
+    payment_method_from,
+)
+from hardened_payments.models import Payment
+from hardened_payments.providers import get_provider
+from hardened_rbac.models import Membership, Tenant
+
+logger = logging.getLogger(__name__)
+
+
+def _tenant_for(request: HttpRequest, slug: str) -> Tenant:
+    user_pk = request.user.pk
+    if user_pk is None:
+        raise Http404("No such tenant.")
+    membership = (
+        Membership.objects.active()
+        .select_related("tenant")
+        .filter(tenant__slug=slug, user_id=user_pk)
+        .first()
+    )
+    if membership is None:
+        raise Http404("No such tenant.")
+    return membership.tenant
+
+
+def _error(status: int, code: str, message: str) -> JsonResponse:
+    return JsonResponse({"error": code, "message": message}, status=status)
+
+
+def _payment_json(
+    payment: Payment, client_secret: str | None = None
+) -> dict[str, object]:
+    data: dict[str, object] = {
+        "id": payment.pk,
+        "provider_id": payment.provider_id,
+        "status": payment.status,
+        "amount": payment.amount,
+        "currency": payment.currency,
+        "amount_refunded": payment.amount_refunded,
+    }
+    if payment.status == Payment.Status.REQUIRES_ACTION:
+        data["client_secret"] = client_secret
+    return data
+
+
+@csrf_exempt
+@require_POST
+@idempotent
+def create_charge(request: HttpRequest, tenant_slug: str) -> HttpResponse:
+    """Charge a tokenised payment method; 3-D Secure answers 202."""
+    tenant = _tenant_for(request, tenant_slug)
+    try:
+        body = json_body(request)
+        amount = money_from(body)
+        payment_method = payment_method_from(body)
+    except BadRequest as exc:
+        return _error(400, "bad_request", str(exc))
+
+    key = get_idempotency_key(request)
+    try:
+        result = get_provider().create_payment(
+            amount=amount,
+            payment_method=payment_method,
+            idempotency_key=key,
+            metadata={"tenant": str(tenant.pk), "user": str(request.user.pk)},
+        )
+    except PaymentDeclined as exc:
+        return _error(402, "payment_declined", str(exc))
+    except ProviderError:
+        return _error(502, "provider_unavailable", "The provider did not answer.")
+
+    user = request.user
+    assert isinstance(user, AbstractBaseUser)
+    payment = flows.record_payment(tenant, user, result, key)
+    status = 202 if payment.status == Payment.Status.REQUIRES_ACTION else 201
+    return JsonResponse(_payment_json(payment, result.client_secret), status=status)
+
+
+@csrf_exempt
+@require_POST
+@idempotent
+def create_refund(
+    request: HttpRequest, tenant_slug: str, payment_id: int
+) -> HttpResponse:
+    """Refund part or all of a captured payment."""
+    tenant = _tenant_for(request, tenant_slug)
+    payment = Payment.objects.filter(tenant=tenant, pk=payment_id).first()
+    if payment is None:
+        raise Http404("No such payment.")
+    try:
+        amount = money_from(json_body(request), payment.currency)
+    except BadRequest as exc:
+        return _error(400, "bad_request", str(exc))
+
+    try:
+        refund = flows.refund(
+            get_provider(),
+            payment,
+            amount,
+            get_idempotency_key(request),
+            actor=request.user.pk,
+        )
+    except RefundExceedsCaptured as exc:
+        return _error(422, "refund_exceeds_captured", exc.messages[0])
+    except InsufficientFunds:
+        return _error(409, "insufficient_funds", "The tenant's funds are too low.")
+    except ProviderError:
+        return _error(502, "provider_unavailable", "The provider did not answer.")
+    return JsonResponse(
+        {"id": refund.pk, "provider_id": refund.provider_id, "amount": refund.amount},
+        status=201,
+    )

@@ -1,0 +1,139 @@
+"""A local HTTP stand-in for the parts of Stripe's API the flows call.
+
+Stripe's API is out of reach from the test machines, so tests that exercise
+:class:`~hardened_payments.internal.stripe_provider.StripeProvider` start this
+server and point ``stripe.api_base`` at it. It answers with Stripe's object
+shapes and records every request (path, form body, ``Idempotency-Key``), so a
+test can count how many charges reached "Stripe".
+"""
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
+
+
+class StripeStandIn:
+    def __init__(self, delay: float = 0.0):
+        self.delay = delay
+        self.requests: list[dict] = []
+        self.payouts: dict[str, dict] = {}
+        self.fail_with: int | None = None
+        self._lock = threading.Lock()
+        self._counter = 0
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, args=(0.05,), daemon=True
+        )
+
+    @property
+    def url(self) -> str:
+        port = self.server.server_address[1]
+        return f"http://127.0.0.1:{port}"
+
+    def start(self) -> "StripeStandIn":
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def created(self, path: str) -> list[dict]:
+        return [r for r in self.requests if r["method"] == "POST" and r["path"] == path]
+
+    def _next_id(self, prefix: str) -> str:
+        with self._lock:
+            self._counter += 1
+            return f"{prefix}_standin{self._counter:06d}"
+
+    def _payment_intent(self, form: dict) -> tuple[int, dict]:
+        method = form.get("payment_method", "")
+        if method == "pm_card_chargeDeclined":
+            return 402, {
+                "error": {
+                    "type": "card_error",
+                    "code": "card_declined",
+                    "message": "Your card was declined.",
+                }
+            }
+        intent_id = self._next_id("pi")
+        intent = {
+            "id": intent_id,
+            "object": "payment_intent",
+            "amount": int(form["amount"]),
+            "currency": form["currency"],
+            "status": "succeeded",
+            "client_secret": f"{intent_id}_secret_standin",
+            "next_action": None,
+            "metadata": {},
+        }
+        if method == "pm_card_threeDSecure2Required":
+            intent["status"] = "requires_action"
+            intent["next_action"] = {"type": "use_stripe_sdk"}
+        return 200, intent
+
+    def _refund(self, form: dict) -> tuple[int, dict]:
+        return 200, {
+            "id": self._next_id("re"),
+            "object": "refund",
+            "amount": int(form["amount"]),
+            "currency": "usd",
+            "payment_intent": form["payment_intent"],
+            "status": "succeeded",
+        }
+
+    def _handler(self):
+        standin = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                return None
+
+            def _answer(self, status: int, body: dict) -> None:
+                encoded = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(encoded)))
+                self.end_headers()
+                self.wfile.write(encoded)
+
+            def _record(self, form: dict) -> None:
+                with standin._lock:
+                    standin.requests.append(
+                        {
+                            "method": self.command,
+                            "path": self.path.split("?")[0],
+                            "form": form,
+                            "idempotency_key": self.headers.get("Idempotency-Key"),
+                            "authorization": self.headers.get("Authorization"),
+                        }
+                    )
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length).decode()
+                form = {k: v[0] for k, v in parse_qs(raw).items()}
+                self._record(form)
+                time.sleep(standin.delay)
+                if standin.fail_with:
+                    return self._answer(
+                        standin.fail_with, {"error": {"type": "api_error"}}
+                    )
+                if self.path == "/v1/payment_intents":
+                    return self._answer(*standin._payment_intent(form))
+                if self.path == "/v1/refunds":
+                    return self._answer(*standin._refund(form))
+                return self._answer(404, {"error": {"type": "invalid_request_error"}})
+
+            def do_GET(self):
+                self._record({})
+                path = self.path.split("?")[0]
+                if path.startswith("/v1/payouts/"):
+                    payout = standin.payouts.get(path.rsplit("/", 1)[1])
+                    if payout is not None:
+                        return self._answer(200, payout)
+                return self._answer(404, {"error": {"type": "invalid_request_error"}})
+
+        return Handler

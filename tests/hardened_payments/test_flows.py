@@ -1,0 +1,221 @@
+import json
+from dataclasses import dataclass, field
+
+import pytest
+from django.urls import reverse
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from hardened_payments import ledger
+from hardened_payments.exceptions import InsufficientFunds, RefundExceedsCaptured
+from hardened_payments.internal import flows
+from hardened_payments.models import LedgerTransfer, Payment, Refund
+from hardened_payments.money import Money
+from hardened_payments.providers import ProviderPayment, ProviderRefund
+from tests.factories import MembershipFactory, TenantFactory, UserFactory
+
+
+@dataclass
+class RecordingProvider:
+    """Stands in for Stripe's API (out of reach) inside one process."""
+
+    name: str = "recording"
+    refunds: list[tuple[str, int, str]] = field(default_factory=list)
+
+    def create_refund(self, *, payment_id, amount, idempotency_key):
+        self.refunds.append((payment_id, amount.amount, idempotency_key))
+        return ProviderRefund(
+            id=f"re_{len(self.refunds)}_{payment_id}", status="succeeded", amount=amount
+        )
+
+    def create_payment(self, **kwargs):
+        raise AssertionError("refund tests never create payments")
+
+    def retrieve_payout(self, payout_id):
+        raise AssertionError("refund tests never fetch payouts")
+
+
+def captured_payment(tenant, user, amount=1000, provider_id="pi_1"):
+    return flows.record_payment(
+        tenant,
+        user,
+        ProviderPayment(
+            id=provider_id, status="succeeded", amount=Money(amount, "USD")
+        ),
+        idempotency_key=f"key-{provider_id}",
+    )
+
+
+@pytest.fixture
+def member(tenant):
+    return MembershipFactory(tenant=tenant)
+
+
+def test_a_captured_payment_reaches_the_tenants_funds(tenant, member):
+    payment = captured_payment(tenant, member.user)
+    _, funds = flows.accounts_for(tenant, "USD")
+    assert ledger.balance(funds) == Money(1000, "USD")
+    assert LedgerTransfer.objects.get().transfer_id == f"payment:{payment.provider_id}"
+
+
+def test_partial_and_full_refunds_up_to_the_captured_amount(tenant, member):
+    provider = RecordingProvider()
+    payment = captured_payment(tenant, member.user)
+
+    flows.refund(provider, payment, Money(300, "USD"), "r1", actor=None)
+    flows.refund(provider, payment, Money(700, "USD"), "r2", actor=None)
+
+    payment.refresh_from_db()
+    assert payment.amount_refunded == 1000
+    _, funds = flows.accounts_for(tenant, "USD")
+    assert ledger.balance(funds) == Money(0, "USD")
+    with pytest.raises(RefundExceedsCaptured):
+        flows.refund(provider, payment, Money(1, "USD"), "r3", actor=None)
+    assert len(provider.refunds) == 2
+    assert [r[2] for r in provider.refunds] == ["r1", "r2"]
+
+
+@pytest.mark.parametrize(
+    "amount", [Money(1001, "USD"), Money(0, "USD"), Money(-5, "USD"), Money(5, "EUR")]
+)
+def test_bad_refunds_are_refused_before_the_provider_is_called(tenant, member, amount):
+    provider = RecordingProvider()
+    payment = captured_payment(tenant, member.user)
+    with pytest.raises(RefundExceedsCaptured):
+        flows.refund(provider, payment, amount, "r1", actor=None)
+    assert provider.refunds == []
+    assert Refund.objects.count() == 0
+    assert LedgerTransfer.objects.count() == 1
+
+
+def test_a_refund_the_funds_cannot_cover_is_refused(tenant, member):
+    provider = RecordingProvider()
+    payment = captured_payment(tenant, member.user)
+    _, funds = flows.accounts_for(tenant, "USD")
+    payout = ledger.open_account(tenant, "paid-out", "USD")
+    ledger.post_transfer(
+        tenant,
+        "payout",
+        [ledger.Leg(funds, Money(-900, "USD")), ledger.Leg(payout, Money(900, "USD"))],
+    )
+    with pytest.raises(InsufficientFunds):
+        flows.refund(provider, payment, Money(200, "USD"), "r1", actor=None)
+    assert provider.refunds == []
+    payment.refresh_from_db()
+    assert payment.amount_refunded == 0
+
+
+def test_a_payment_awaiting_3ds_cannot_be_refunded(tenant, member):
+    payment = flows.record_payment(
+        tenant,
+        member.user,
+        ProviderPayment(id="pi_3ds", status="requires_action", amount=Money(5, "USD")),
+        idempotency_key="k",
+    )
+    with pytest.raises(RefundExceedsCaptured):
+        flows.refund(RecordingProvider(), payment, Money(1, "USD"), "r", actor=None)
+    assert LedgerTransfer.objects.count() == 0
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    captured=st.integers(1, 10_000),
+    attempts=st.lists(st.integers(1, 6_000), min_size=1, max_size=8),
+)
+def test_cumulative_refunds_never_exceed_the_capture(db, captured, attempts):
+    """Refund attempts of any sizes: accepted exactly while they still fit."""
+    tenant = TenantFactory()
+    provider = RecordingProvider()
+    payment = captured_payment(tenant, UserFactory(), captured, f"pi_{tenant.pk}")
+    refunded = 0
+    for n, amount in enumerate(attempts):
+        fits = refunded + amount <= captured
+        if fits:
+            flows.refund(provider, payment, Money(amount, "USD"), f"r{n}", actor=None)
+            refunded += amount
+        else:
+            with pytest.raises(RefundExceedsCaptured):
+                flows.refund(
+                    provider, payment, Money(amount, "USD"), f"r{n}", actor=None
+                )
+
+    payment.refresh_from_db()
+    assert payment.amount_refunded == refunded <= captured
+    assert sum(r.amount for r in payment.refunds.all()) == refunded
+    _, funds = flows.accounts_for(tenant, "USD")
+    assert ledger.balance(funds) == Money(captured - refunded, "USD")
+
+
+def test_refund_endpoint_forwards_its_key_to_stripe(
+    client, tenant, member, stripe_standin
+):
+    """Uses the local Stripe stand-in server in place of Stripe's API."""
+    client.force_login(member.user)
+    payment = captured_payment(tenant, member.user)
+    url = reverse("hardened_payments:refund", args=[tenant.slug, payment.pk])
+
+    def post(amount, key):
+        return client.post(
+            url,
+            data=json.dumps({"amount": amount}),
+            content_type="application/json",
+            HTTP_IDEMPOTENCY_KEY=key,
+        )
+
+    assert post(400, "refund-a").status_code == 201
+    assert post(400, "refund-a").status_code == 201
+    too_much = post(601, "refund-b")
+    assert too_much.status_code == 422
+    assert too_much.json()["error"] == "refund_exceeds_captured"
+    assert post(600, "refund-c").status_code == 201
+
+    calls = stripe_standin.created("/v1/refunds")
+    assert [c["idempotency_key"] for c in calls] == ["refund-a", "refund-c"]
+    assert [c["form"]["amount"] for c in calls] == ["400", "600"]
+    payment.refresh_from_db()
+    assert payment.amount_refunded == 1000
+
+
+def test_refund_endpoint_hides_other_tenants_payments(client, member, stripe_standin):
+    """Uses the local Stripe stand-in server in place of Stripe's API."""
+    other = TenantFactory()
+    payment = captured_payment(other, UserFactory())
+    client.force_login(member.user)
+    for slug in [member.tenant.slug, other.slug]:
+        response = client.post(
+            reverse("hardened_payments:refund", args=[slug, payment.pk]),
+            data=json.dumps({"amount": 1}),
+            content_type="application/json",
+            HTTP_IDEMPOTENCY_KEY="k",
+        )
+        assert response.status_code == 404
+    assert stripe_standin.requests == []
+
+
+def test_a_3ds_payment_answers_202_with_the_client_secret(
+    client, tenant, member, stripe_standin
+):
+    """Uses the local Stripe stand-in server in place of Stripe's API."""
+    client.force_login(member.user)
+    response = client.post(
+        reverse("hardened_payments:charge", args=[tenant.slug]),
+        data=json.dumps(
+            {
+                "amount": 5000,
+                "currency": "EUR",
+                "payment_method": "pm_card_threeDSecure2Required",
+            }
+        ),
+        content_type="application/json",
+        HTTP_IDEMPOTENCY_KEY="3ds",
+    )
+    assert response.status_code == 202
+    body = response.json()
+    assert body["status"] == "requires_action"
+    assert body["client_secret"].startswith(body["provider_id"])
+    assert Payment.objects.get().status == Payment.Status.REQUIRES_ACTION
+    assert LedgerTransfer.objects.count() == 0

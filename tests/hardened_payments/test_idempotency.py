@@ -1,0 +1,324 @@
+import json
+import threading
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from hardened_payments.models import IdempotencyKey, LedgerTransfer, Payment
+from tests.factories import MembershipFactory, UserFactory
+
+
+@pytest.fixture
+def member(tenant):
+    return MembershipFactory(tenant=tenant)
+
+
+@pytest.fixture
+def member_client(client, member):
+    client.force_login(member.user)
+    return client
+
+
+def charge(client, tenant, key="key-1", body=None, **extra):
+    payload = (
+        body
+        if body is not None
+        else {
+            "amount": 1999,
+            "currency": "USD",
+            "payment_method": "pm_card_visa",
+        }
+    )
+    headers = {} if key is None else {"HTTP_IDEMPOTENCY_KEY": key}
+    return client.post(
+        reverse("hardened_payments:charge", args=[tenant.slug]),
+        data=json.dumps(payload) if not isinstance(payload, str) else payload,
+        content_type="application/json",
+        **headers,
+        **extra,
+    )
+
+
+def state():
+    return (
+        list(IdempotencyKey.objects.values_list("key", "state")),
+        Payment.objects.count(),
+        LedgerTransfer.objects.count(),
+    )
+
+
+def test_a_retry_gets_the_stored_response_and_stripe_sees_one_call(
+    member_client, tenant, stripe_standin
+):
+    """Uses the local Stripe stand-in server in place of Stripe's API."""
+    first = charge(member_client, tenant)
+    again = charge(member_client, tenant)
+
+    assert first.status_code == 201
+    assert again.status_code == 201
+    assert again.content == first.content
+    assert again["Idempotent-Replayed"] == "true"
+    assert "Idempotent-Replayed" not in first
+    calls = stripe_standin.created("/v1/payment_intents")
+    assert len(calls) == 1
+    assert calls[0]["idempotency_key"] == "key-1"
+    assert calls[0]["form"]["amount"] == "1999"
+    assert Payment.objects.count() == 1
+    assert LedgerTransfer.objects.count() == 1
+
+
+def test_the_body_is_fingerprinted_canonically(member_client, tenant, stripe_standin):
+    """Uses the local Stripe stand-in server in place of Stripe's API."""
+    charge(
+        member_client,
+        tenant,
+        body={"amount": 5, "currency": "USD", "payment_method": "pm_card_visa"},
+    )
+    reordered = '{"payment_method": "pm_card_visa",  "currency":"USD","amount":5}'
+    again = charge(member_client, tenant, body=reordered)
+    assert again.status_code == 201
+    assert again["Idempotent-Replayed"] == "true"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"amount": 2000, "currency": "USD", "payment_method": "pm_card_visa"},
+        {"amount": 1999, "currency": "EUR", "payment_method": "pm_card_visa"},
+        {"amount": 1999, "currency": "USD", "payment_method": "pm_card_other"},
+    ],
+)
+def test_the_same_key_on_another_request_gets_422(
+    member_client, tenant, stripe_standin, body
+):
+    """Uses the local Stripe stand-in server in place of Stripe's API."""
+    charge(member_client, tenant)
+    before = state()
+
+    response = charge(member_client, tenant, body=body)
+
+    assert response.status_code == 422
+    assert response.json()["error"] == "idempotency_key_mismatch"
+    assert state() == before
+    assert len(stripe_standin.created("/v1/payment_intents")) == 1
+
+
+def test_keys_belong_to_their_user(member_client, tenant, stripe_standin):
+    """Uses the local Stripe stand-in server in place of Stripe's API."""
+    charge(member_client, tenant)
+    other = MembershipFactory(tenant=tenant)
+    other_client = Client()
+    other_client.force_login(other.user)
+
+    response = charge(other_client, tenant)
+
+    assert response.status_code == 201
+    assert "Idempotent-Replayed" not in response
+    assert Payment.objects.count() == 2
+
+
+def test_a_key_still_running_gets_409(member, member_client, tenant, stripe_standin):
+    """Uses the local Stripe stand-in server in place of Stripe's API."""
+    first = charge(member_client, tenant)
+    assert first.status_code == 201
+    stored = IdempotencyKey.objects.get()
+    IdempotencyKey.objects.create(
+        user=member.user,
+        key="running",
+        fingerprint=stored.fingerprint,
+        state=IdempotencyKey.State.IN_PROGRESS,
+        created_at=timezone.now(),
+        expires_at=timezone.now() + timedelta(hours=1),
+    )
+
+    response = charge(member_client, tenant, key="running")
+
+    assert response.status_code == 409
+    assert response.json()["error"] == "idempotency_key_in_use"
+    assert len(stripe_standin.created("/v1/payment_intents")) == 1
+
+
+def test_an_expired_key_runs_again(member_client, tenant, stripe_standin):
+    """Uses the local Stripe stand-in server in place of Stripe's API."""
+    charge(member_client, tenant)
+    IdempotencyKey.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+
+    response = charge(member_client, tenant)
+
+    assert response.status_code == 201
+    assert "Idempotent-Replayed" not in response
+    assert len(stripe_standin.created("/v1/payment_intents")) == 2
+
+
+@pytest.mark.parametrize("key", [None, "", "x" * 256, "bad key", "tab\tkey", "é"])
+def test_a_missing_or_malformed_key_is_refused(
+    member_client, tenant, stripe_standin, key
+):
+    """Uses the local Stripe stand-in server in place of Stripe's API."""
+    response = charge(member_client, tenant, key=key)
+    assert response.status_code == 400
+    assert response.json()["error"] == "idempotency_key_required"
+    assert state() == ([], 0, 0)
+    assert stripe_standin.requests == []
+
+
+def test_anonymous_requests_are_refused(client, tenant, stripe_standin):
+    """Uses the local Stripe stand-in server in place of Stripe's API."""
+    response = charge(client, tenant)
+    assert response.status_code == 401
+    assert state() == ([], 0, 0)
+
+
+def test_a_stranger_to_the_tenant_gets_404_and_no_key_is_kept(
+    client, tenant, stripe_standin
+):
+    """Uses the local Stripe stand-in server in place of Stripe's API."""
+    client.force_login(UserFactory())
+    response = charge(client, tenant)
+    assert response.status_code == 404
+    assert stripe_standin.requests == []
+    assert Payment.objects.count() == 0
+
+
+def test_a_provider_outage_releases_the_key(member_client, tenant, stripe_standin):
+    """Uses the local Stripe stand-in server in place of Stripe's API."""
+    stripe_standin.fail_with = 500
+    failed = charge(member_client, tenant)
+    assert failed.status_code == 502
+    assert state() == ([], 0, 0)
+
+    stripe_standin.fail_with = None
+    retried = charge(member_client, tenant)
+    assert retried.status_code == 201
+    keys = {r["idempotency_key"] for r in stripe_standin.created("/v1/payment_intents")}
+    assert keys == {"key-1"}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "not json",
+        "[1, 2]",
+        {"amount": 10.5, "currency": "USD", "payment_method": "pm_card_visa"},
+        {"amount": "1000", "currency": "USD", "payment_method": "pm_card_visa"},
+        {"amount": 0, "currency": "USD", "payment_method": "pm_card_visa"},
+        {"amount": 100, "currency": "XXX", "payment_method": "pm_card_visa"},
+        {"amount": 100, "currency": "USD", "payment_method": "4242424242424242"},
+        {"amount": 100, "currency": "USD"},
+    ],
+)
+def test_malformed_bodies_are_refused_and_stored_as_refused(
+    member_client, tenant, stripe_standin, body
+):
+    """Uses the local Stripe stand-in server in place of Stripe's API."""
+    response = charge(member_client, tenant, body=body)
+    assert response.status_code == 400
+    assert stripe_standin.requests == []
+    assert Payment.objects.count() == 0
+    assert charge(member_client, tenant, body=body).status_code == 400
+
+
+def test_declined_card_answers_402(member_client, tenant, stripe_standin):
+    """Uses the local Stripe stand-in server in place of Stripe's API."""
+    response = charge(
+        member_client,
+        tenant,
+        body={
+            "amount": 5,
+            "currency": "USD",
+            "payment_method": "pm_card_chargeDeclined",
+        },
+    )
+    assert response.status_code == 402
+    assert response.json()["error"] == "payment_declined"
+    assert Payment.objects.count() == 0
+
+
+def test_purge_command_removes_only_expired_keys(member, capsys):
+    now = timezone.now()
+    for n in range(7):
+        IdempotencyKey.objects.create(
+            user=member.user,
+            key=f"k{n}",
+            fingerprint="f",
+            state=IdempotencyKey.State.COMPLETED,
+            created_at=now - timedelta(days=2),
+            expires_at=now - timedelta(seconds=1)
+            if n < 5
+            else now + timedelta(hours=1),
+        )
+
+    call_command("hardened_payments_purge_idempotency_keys", "--dry-run")
+    assert IdempotencyKey.objects.count() == 7
+    assert "5 expired" in capsys.readouterr().out
+
+    call_command("hardened_payments_purge_idempotency_keys", "--batch-size", "2")
+    out = capsys.readouterr().out
+    assert sorted(IdempotencyKey.objects.values_list("key", flat=True)) == ["k5", "k6"]
+    assert "2/5" in out
+    assert "5/5" in out
+
+
+@pytest.mark.postgres
+def test_fifty_concurrent_requests_with_one_key_create_one_charge(
+    transactional_db, tenant, member, purge_ledger_after
+):
+    """Fifty threads send one key at once against the local Stripe stand-in.
+
+    Uses the local Stripe stand-in server in place of Stripe's API; it counts
+    every charge request that reaches it.
+    """
+    import stripe
+
+    from tests.hardened_payments.stripe_standin import StripeStandIn
+
+    server = StripeStandIn(delay=0.3).start()
+    previous = stripe.api_base
+    stripe.api_base = server.url
+    login = Client()
+    login.force_login(member.user)
+    cookie = login.cookies
+    barrier = threading.Barrier(50)
+    statuses: list[int] = []
+    bodies: set[bytes] = set()
+    lock = threading.Lock()
+
+    def worker():
+        client = Client()
+        client.cookies = cookie
+        try:
+            barrier.wait()
+            response = charge(client, tenant, key="one-key")
+            with lock:
+                statuses.append(response.status_code)
+                if response.status_code == 201:
+                    bodies.add(response.content)
+        finally:
+            connection.close()
+
+    try:
+        from django.test import override_settings
+
+        with override_settings(HARDENED_PAYMENTS_STRIPE_API_KEY="sk_test_standin"):
+            threads = [threading.Thread(target=worker) for _ in range(50)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=120)
+    finally:
+        stripe.api_base = previous
+        server.stop()
+
+    assert len(statuses) == 50
+    assert set(statuses) <= {201, 409}
+    assert statuses.count(201) >= 1
+    assert len(bodies) == 1
+    assert len(server.created("/v1/payment_intents")) == 1
+    assert Payment.objects.count() == 1
+    assert LedgerTransfer.objects.count() == 1
+    assert IdempotencyKey.objects.get().state == IdempotencyKey.State.COMPLETED

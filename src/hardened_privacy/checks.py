@@ -123,3 +123,97 @@ def check_keys(**kwargs: Any) -> list[CheckMessage]:
             )
         )
     return messages
+
+
+E050_MSG = (
+    "HARDENED_PRIVACY_EGRESS_ALLOWED_HOSTS must be a list of host names, "
+    "'*.' wildcard suffixes or IP literals, each with an optional port."
+)
+E051_MSG = (
+    "HARDENED_PRIVACY_EGRESS_ALLOWED_SCHEMES must be a non-empty list of "
+    "'https' and 'http'."
+)
+W052_MSG = "HARDENED_PRIVACY_EGRESS_ALLOWED_SCHEMES allows unencrypted http."
+E053_MSG = "HARDENED_PRIVACY_EGRESS_PROXY must be an 'http://host:port' URL."
+E054_MSG = (
+    "HARDENED_PRIVACY_EGRESS_TIMEOUT and HARDENED_PRIVACY_EGRESS_MAX_RESPONSE_BYTES "
+    "must be positive numbers and HARDENED_PRIVACY_EGRESS_MAX_REDIRECTS a "
+    "non-negative integer."
+)
+
+
+def _positive(value: object, integer: bool = False) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return value > 0 and (not integer or isinstance(value, int))
+
+
+def check_egress(**kwargs: Any) -> list[CheckMessage]:
+    from hardened_privacy.exceptions import EgressConnectionError
+    from hardened_privacy.internal.egress_policy import entry_valid
+    from hardened_privacy.internal.egress_transport import parse_proxy
+
+    messages: list[CheckMessage] = []
+    hosts = getattr(settings, "HARDENED_PRIVACY_EGRESS_ALLOWED_HOSTS", [])
+    if not isinstance(hosts, list | tuple) or not all(entry_valid(h) for h in hosts):
+        messages.append(
+            Error(
+                E050_MSG,
+                hint="For example ['api.example.com', '*.example.org:8443'].",
+                id="hardened_privacy.E050",
+            )
+        )
+    schemes = getattr(settings, "HARDENED_PRIVACY_EGRESS_ALLOWED_SCHEMES", ["https"])
+    if (
+        not isinstance(schemes, list | tuple)
+        or not schemes
+        or not set(schemes) <= {"http", "https"}
+    ):
+        messages.append(
+            Error(E051_MSG, hint="Use ['https'].", id="hardened_privacy.E051")
+        )
+    proxy = getattr(settings, "HARDENED_PRIVACY_EGRESS_PROXY", None)
+    if proxy is not None:
+        try:
+            parse_proxy(proxy if isinstance(proxy, str) else "")
+        except EgressConnectionError:
+            messages.append(
+                Error(
+                    E053_MSG,
+                    hint="For example 'http://egress-proxy.internal:3128', or None.",
+                    id="hardened_privacy.E053",
+                )
+            )
+    redirects = getattr(settings, "HARDENED_PRIVACY_EGRESS_MAX_REDIRECTS", 3)
+    if not (
+        _positive(getattr(settings, "HARDENED_PRIVACY_EGRESS_TIMEOUT", 10))
+        and _positive(
+            getattr(settings, "HARDENED_PRIVACY_EGRESS_MAX_RESPONSE_BYTES", 1),
+            integer=True,
+        )
+        and (redirects == 0 or _positive(redirects, integer=True))
+        and not isinstance(redirects, bool)
+    ):
+        messages.append(
+            Error(
+                E054_MSG,
+                hint="For example 10 seconds, 10485760 bytes and 3 redirects.",
+                id="hardened_privacy.E054",
+            )
+        )
+    return messages
+
+
+def check_egress_schemes(**kwargs: Any) -> list[CheckMessage]:
+    from django.core.checks import Warning
+
+    schemes = getattr(settings, "HARDENED_PRIVACY_EGRESS_ALLOWED_SCHEMES", ["https"])
+    if isinstance(schemes, list | tuple) and "http" in schemes:
+        return [
+            Warning(
+                W052_MSG,
+                hint="Remove 'http' so requests and responses stay encrypted.",
+                id="hardened_privacy.W052",
+            )
+        ]
+    return []

@@ -18,6 +18,72 @@ class PrivacySettings:
         """Name of this deployment; keys are bound to one environment."""
         return str(self._get("ENVIRONMENT", "development"))
 
+    def _strings(self, name: str, default: list[str]) -> list[str]:
+        value = self._get(name, default)
+        if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+            return list(value)
+        return []
+
+    def _number(self, name: str, default: float) -> float:
+        value = self._get(name, default)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        return default
+
+    @property
+    def EGRESS_ALLOWED_HOSTS(self) -> list[str]:
+        """Hosts (``api.example.com``, ``*.example.com``, ``host:port``)."""
+        return self._strings("EGRESS_ALLOWED_HOSTS", [])
+
+    @property
+    def EGRESS_ALLOWED_SCHEMES(self) -> list[str]:
+        """URL schemes outbound requests may use."""
+        return self._strings("EGRESS_ALLOWED_SCHEMES", ["https"])
+
+    @property
+    def EGRESS_PROXY(self) -> str | None:
+        """``http://host:port`` of a CONNECT proxy for all outbound traffic."""
+        value = self._get("EGRESS_PROXY", None)
+        return value if isinstance(value, str) and value else None
+
+    @property
+    def EGRESS_TIMEOUT(self) -> float:
+        """Seconds one outbound request may take, redirects included."""
+        return self._number("EGRESS_TIMEOUT", 10.0)
+
+    @property
+    def EGRESS_MAX_RESPONSE_BYTES(self) -> int:
+        """Largest response body an outbound request may return."""
+        return int(self._number("EGRESS_MAX_RESPONSE_BYTES", 10 * 1024 * 1024))
+
+    @property
+    def EGRESS_MAX_REDIRECTS(self) -> int:
+        """Same-origin redirects an outbound request may follow."""
+        return int(self._number("EGRESS_MAX_REDIRECTS", 3))
+
+    @property
+    def PROMPT_DIRS(self) -> list[str]:
+        """Directories holding ``*.prompt`` templates and their lock file."""
+        return self._strings("PROMPT_DIRS", [])
+
+    @property
+    def REVIEW_MANIFEST(self) -> str:
+        """Path of the review manifest, relative to the review root."""
+        value = self._get("REVIEW_MANIFEST", "review-manifest.json")
+        return value if isinstance(value, str) else "review-manifest.json"
+
+    @property
+    def REVIEW_PATTERNS(self) -> dict[str, list[str]] | None:
+        """Category to glob patterns of files that need a person's review."""
+        value = self._get("REVIEW_PATTERNS", None)
+        return value if isinstance(value, dict) else None
+
+    @property
+    def REVIEW_EXCLUDE(self) -> list[str] | None:
+        """Glob patterns of paths the review gate never lists."""
+        value = self._get("REVIEW_EXCLUDE", None)
+        return value if isinstance(value, list) else None
+
     @property
     def KEY_PROVIDERS(self) -> dict[str, dict[str, Any]]:
         """Provider alias to ``{"BACKEND": dotted path, "OPTIONS": {...}}``."""
@@ -52,6 +118,23 @@ class PrivacySettings:
     def DATA_KEY_MAX_USES(self) -> int:
         """Values one data key encrypts before a fresh data key is made."""
         return int(str(self._get("DATA_KEY_MAX_USES", 2**24)))
+
+    @property
+    def MASKED_NAMES(self) -> list[str]:
+        """Extra key and field names whose values are always masked."""
+        value = self._get("MASKED_NAMES", [])
+        return [str(v) for v in value] if isinstance(value, list | tuple) else []
+
+    @property
+    def LOG_MAX_LENGTH(self) -> int:
+        """Longest string, in characters, a masked log record may carry."""
+        return int(str(self._get("LOG_MAX_LENGTH", 4096)))
+
+    @property
+    def CLASSIFICATION(self) -> dict[str, dict[str, Any]]:
+        """``"app_label.Model"`` to ``{field: level or {"level", "retention"}}``."""
+        value = self._get("CLASSIFICATION", {})
+        return value if isinstance(value, dict) else {}
 
 
 app_settings = PrivacySettings()

@@ -1,6 +1,10 @@
 """Exceptions raised by hardened_privacy."""
 
-from django.core.exceptions import ImproperlyConfigured, SuspiciousOperation
+from django.core.exceptions import (
+    ImproperlyConfigured,
+    PermissionDenied,
+    SuspiciousOperation,
+)
 
 
 class HardenedPrivacyConfigurationError(ImproperlyConfigured):
@@ -25,3 +29,39 @@ class UnknownKeyError(DecryptionError):
 
 class AuditChainError(SuspiciousOperation):
     """Raised when an audit chain cannot be extended or fails verification."""
+
+
+class EgressError(Exception):
+    """Raised when an outbound request through the egress guard fails."""
+
+
+class EgressRefused(EgressError, PermissionDenied):
+    """Raised when the egress policy refuses an outbound request."""
+
+
+class EgressHostNotAllowed(EgressRefused):
+    """Raised when a URL's scheme, host or port is not on the allowlist."""
+
+
+class EgressAddressRefused(EgressRefused):
+    """Raised when a host resolves to an internal or reserved address."""
+
+
+class EgressRedirectRefused(EgressRefused):
+    """Raised when a response redirects to another origin or too often."""
+
+
+class EgressLimitExceeded(EgressError):
+    """Raised when a response exceeds the configured size or time cap."""
+
+
+class EgressResponseTooLarge(EgressLimitExceeded):
+    """Raised when a response body is larger than the configured cap."""
+
+
+class EgressTimeout(EgressLimitExceeded):
+    """Raised when a request takes longer than the configured total time."""
+
+
+class EgressConnectionError(EgressError):
+    """Raised when no checked address accepts a connection or TLS fails."""

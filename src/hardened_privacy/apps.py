@@ -11,8 +11,16 @@ class HardenedPrivacyConfig(AppConfig):
 
     def ready(self) -> None:
         from hardened_privacy import checks as privacy_checks
+        from hardened_privacy.classification import reset_cache
         from hardened_privacy.internal.keyring import reset_keyring
 
         checks.register(privacy_checks.check_environment, checks.Tags.security)
         checks.register(privacy_checks.check_keys, checks.Tags.security)
+        checks.register(privacy_checks.check_egress, checks.Tags.security)
+        checks.register(
+            privacy_checks.check_egress_schemes, checks.Tags.security, deploy=True
+        )
         setting_changed.connect(reset_keyring, dispatch_uid="hardened_privacy_keys")
+        setting_changed.connect(
+            reset_cache, dispatch_uid="hardened_privacy_classification"
+        )

@@ -190,11 +190,23 @@ HARDENED_PRIVACY_AUDIT_KEY = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {
+        "mask": {"()": "hardened_privacy.masking.MaskingFilter"},
+    },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "hardened_privacy.audit.AuditJSONFormatter"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["mask"],
+        },
+        "audit_store": {
+            "class": "hardened_privacy.audit.AuditLogHandler",
+            "filters": ["mask"],
+        },
     },
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
@@ -202,5 +214,9 @@ LOGGING = {
         "hardened_rbac": {"level": "INFO"},
         "hardened_payments": {"level": "INFO"},
         "hardened_privacy": {"level": "INFO"},
+        "hardened_auth.audit": {"handlers": ["audit_store"], "level": "INFO"},
+        "hardened_rbac.audit": {"handlers": ["audit_store"], "level": "INFO"},
+        "hardened_payments.audit": {"handlers": ["audit_store"], "level": "INFO"},
+        "hardened_privacy.audit": {"handlers": ["audit_store"], "level": "INFO"},
     },
 }

@@ -3,6 +3,7 @@
 
     python3 dev.py sandbox   # create .venv, migrate, seed, serve 127.0.0.1:8000
     python3 dev.py test      # create .venv, run the test suite (pytest args follow)
+    python3 dev.py bench     # run every benchmark and print one table
     python3 dev.py setup     # only create or refresh .venv from the lock file
 
 The virtual environment is installed with hashes required from
@@ -81,6 +82,16 @@ def test(pytest_args: list[str]) -> int:
     ).returncode
 
 
+def bench(selection: list[str]) -> int:
+    """Run the benchmarks; returns non-zero when one of them failed to run."""
+    setup()
+    return subprocess.run(
+        [str(_python()), str(ROOT / "benchmarks" / "run.py"), *selection],
+        cwd=ROOT,
+        check=False,
+    ).returncode
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -88,6 +99,7 @@ def main() -> int:
     serve = commands.add_parser("sandbox", help="set up and serve the sandbox")
     serve.add_argument("--port", default="8000")
     commands.add_parser("test", help="set up and run the tests; pytest args follow")
+    commands.add_parser("bench", help="set up and run the benchmarks")
     args, rest = parser.parse_known_args()
 
     if args.command == "setup":
@@ -96,6 +108,8 @@ def main() -> int:
     if args.command == "sandbox":
         sandbox(args.port)
         return 0
+    if args.command == "bench":
+        return bench(rest)
     return test(rest)
 
 

@@ -10,6 +10,9 @@ from hardened_payments.models import (
     LedgerAccount,
     LedgerEntry,
     LedgerTransfer,
+    Payment,
+    Refund,
+    WebhookEvent,
 )
 
 
@@ -67,3 +70,24 @@ class IdempotencyKeyAdmin(ReadOnlyAdmin):
     list_display = ["user", "state", "response_status", "created_at", "expires_at"]
     list_filter = ["state"]
     exclude = ["response_body"]
+
+
+@admin.register(Payment)
+class PaymentAdmin(ReadOnlyAdmin):
+    list_display = ["provider_id", "tenant", "amount", "currency", "status"]
+    list_filter = ["status", "currency"]
+    search_fields = ["provider_id"]
+
+
+@admin.register(Refund)
+class RefundAdmin(ReadOnlyAdmin):
+    list_display = ["provider_id", "payment", "amount", "status", "created_at"]
+    search_fields = ["provider_id", "payment__provider_id"]
+
+
+@admin.register(WebhookEvent)
+class WebhookEventAdmin(ReadOnlyAdmin):
+    list_display = ["event_id", "type", "status", "attempts", "received_at"]
+    list_filter = ["status", "type"]
+    search_fields = ["event_id"]
+    exclude = ["signature_digest"]

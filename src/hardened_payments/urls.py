@@ -1,10 +1,11 @@
 from django.urls import path
 
-from hardened_payments import views
+from hardened_payments import views, webhooks
 
 app_name = "hardened_payments"
 
 urlpatterns = [
+    path("webhooks/stripe/", webhooks.stripe_webhook, name="stripe_webhook"),
     path("<slug:tenant_slug>/charges/", views.create_charge, name="charge"),
     path(
         "<slug:tenant_slug>/payments/<int:payment_id>/refunds/",

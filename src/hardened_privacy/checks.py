@@ -217,3 +217,20 @@ def check_egress_schemes(**kwargs: Any) -> list[CheckMessage]:
             )
         ]
     return []
+
+
+E060_MSG = "HARDENED_PRIVACY_PROMPT_DIRS must be a list of existing directories."
+
+
+def check_prompt_dirs(**kwargs: Any) -> list[CheckMessage]:
+    from hardened_privacy.prompts.render import prompt_directories
+
+    value = getattr(settings, "HARDENED_PRIVACY_PROMPT_DIRS", [])
+    if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        missing = [str(d) for d in prompt_directories(value) if not d.is_dir()]
+        if not missing:
+            return []
+        hint = "Missing: " + ", ".join(missing) + "."
+    else:
+        hint = "For example [BASE_DIR / 'prompts'] as strings."
+    return [Error(E060_MSG, hint=hint, id="hardened_privacy.E060")]

@@ -65,3 +65,11 @@ class EgressTimeout(EgressLimitExceeded):
 
 class EgressConnectionError(EgressError):
     """Raised when no checked address accepts a connection or TLS fails."""
+
+
+class PromptTemplateError(HardenedPrivacyConfigurationError):
+    """Raised when a prompt template is missing, malformed or unsafe to render."""
+
+
+class PromptVariableError(ValueError):
+    """Raised when values passed to a prompt do not match its declared variables."""

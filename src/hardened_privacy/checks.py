@@ -219,6 +219,62 @@ def check_egress_schemes(**kwargs: Any) -> list[CheckMessage]:
     return []
 
 
+W001_MSG = "Rows still depend on a retired key; run hardened_privacy_rotate_keys."
+W002_MSG = "Some model fields have no data classification."
+
+
+def check_retired_keys(
+    app_configs: Any = None, databases: Any = None, **kwargs: Any
+) -> list[CheckMessage]:
+    from django.core.checks import Warning
+    from django.db import DatabaseError
+
+    from hardened_privacy.internal.rotation import encrypted_models, legacy, under_key
+
+    retired = [k for k in app_settings.KEYS if k != app_settings.ACTIVE_KEY]
+    findings: list[str] = []
+    for alias in databases or []:
+        for model, fields in encrypted_models():
+            rows = model._base_manager.using(alias)
+            try:
+                for key_id in retired:
+                    count = rows.filter(under_key(fields, key_id)).count()
+                    if count:
+                        findings.append(f"{model._meta.label}: {count} under {key_id}")
+                count = rows.filter(legacy(fields)).count()
+            except DatabaseError:
+                continue
+            if count:
+                findings.append(f"{model._meta.label}: {count} in a legacy format")
+    if not findings:
+        return []
+    return [
+        Warning(
+            W001_MSG,
+            hint="; ".join(findings) + ".",
+            id="hardened_privacy.W001",
+        )
+    ]
+
+
+def check_classification(**kwargs: Any) -> list[CheckMessage]:
+    from django.core.checks import Warning
+
+    from hardened_privacy.classification import unclassified_fields
+
+    missing = unclassified_fields()
+    if not missing:
+        return []
+    return [
+        Warning(
+            W002_MSG,
+            hint="Declare them in HARDENED_PRIVACY_CLASSIFICATION or with "
+            "hardened_privacy.classification.register(): " + ", ".join(missing),
+            id="hardened_privacy.W002",
+        )
+    ]
+
+
 E060_MSG = "HARDENED_PRIVACY_PROMPT_DIRS must be a list of existing directories."
 
 

@@ -136,5 +136,19 @@ class PrivacySettings:
         value = self._get("CLASSIFICATION", {})
         return value if isinstance(value, dict) else {}
 
+    @property
+    def LEGACY_DJANGO_CRYPTOGRAPHY(self) -> list[dict[str, Any]]:
+        """Keys of a former django-cryptography setup, read-only, for rotation.
+
+        Each item: ``{"SECRET_KEY": {"PROVIDER", "REFERENCE"}, optional
+        "CRYPTOGRAPHY_KEY": {...}, optional "SALT": str}``.
+        """
+        value = self._get("LEGACY_DJANGO_CRYPTOGRAPHY", [])
+        if isinstance(value, dict):
+            value = [value]
+        return (
+            [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+        )
+
 
 app_settings = PrivacySettings()

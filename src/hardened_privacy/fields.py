@@ -17,15 +17,15 @@ import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from django.core.exceptions import FieldError
+from django.core.exceptions import FieldError, ValidationError
 from django.db import models
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models.expressions import Col
-from django.db.models.lookups import Exact, In, Lookup
+from django.db.models.lookups import Exact, In, Lookup, StartsWith
 
 from hardened_privacy.exceptions import DecryptionError
-from hardened_privacy.internal import blind_index
-from hardened_privacy.internal.envelope import get_cipher
+from hardened_privacy.internal import blind_index, legacy
+from hardened_privacy.internal.envelope import PREFIX, get_cipher
 
 if TYPE_CHECKING:
     _CharField = models.CharField[Any, Any]
@@ -53,6 +53,38 @@ __all__ = [
 ]
 
 
+class CiphertextExact(Exact):
+    """``field__ciphertext=<stored text>``: compares the stored value as is."""
+
+    lookup_name = "ciphertext"
+    prepare_rhs = False
+
+    def get_db_prep_lookup(self, value: Any, connection: Any) -> Any:
+        return ("%s", [value])
+
+    def get_rhs_op(self, connection: Any, rhs: str) -> str:
+        return str(connection.operators["exact"] % rhs)
+
+
+class CiphertextStartsWith(StartsWith):
+    """``field__ciphertext_startswith=<prefix>``: e.g. values under one key."""
+
+    lookup_name = "ciphertext_startswith"
+    prepare_rhs = False
+
+    def get_db_prep_lookup(self, value: Any, connection: Any) -> Any:
+        return ("%s", [value])
+
+    def get_rhs_op(self, connection: Any, rhs: str) -> str:
+        return str(connection.operators["startswith"] % rhs)
+
+
+_RAW_LOOKUPS: dict[str, type[Lookup[Any]]] = {
+    "ciphertext": CiphertextExact,
+    "ciphertext_startswith": CiphertextStartsWith,
+}
+
+
 class EncryptedFieldMixin:
     """Encryption on top of a concrete Django field class."""
 
@@ -75,8 +107,18 @@ class EncryptedFieldMixin:
             self.to_plaintext(field.to_python(value)), self.encryption_context()
         )
 
-    def decrypt_value(self, token: str) -> Any:
-        data = get_cipher().decrypt(token, self.encryption_context())
+    def decrypt_value(self, stored: Any) -> Any:
+        field: Any = self
+        if not (isinstance(stored, str) and stored.startswith(PREFIX)):
+            if legacy.configured() and legacy.as_token(stored) is not None:
+                try:
+                    return field.to_python(legacy.decrypt(stored))
+                except ValidationError as exc:
+                    raise DecryptionError(
+                        "A legacy value does not have the field's type."
+                    ) from exc
+            raise DecryptionError("The value is not a hardened_privacy ciphertext.")
+        data = get_cipher().decrypt(stored, self.encryption_context())
         try:
             return self.from_plaintext(data)
         except (ValueError, TypeError, decimal.InvalidOperation) as exc:
@@ -85,7 +127,7 @@ class EncryptedFieldMixin:
             ) from exc
 
     def from_db_value(
-        self, value: str | None, expression: Any, connection: BaseDatabaseWrapper
+        self, value: Any, expression: Any, connection: BaseDatabaseWrapper
     ) -> Any:
         if value is None:
             return None
@@ -99,6 +141,8 @@ class EncryptedFieldMixin:
         return self.encrypt_value(value)
 
     def get_db_prep_save(self, value: Any, connection: BaseDatabaseWrapper) -> Any:
+        if hasattr(value, "as_sql"):
+            return value
         return self.get_db_prep_value(value, connection)
 
     def blind_index_field(self) -> BlindIndexField | None:
@@ -109,6 +153,8 @@ class EncryptedFieldMixin:
         return None
 
     def get_lookup(self, lookup_name: str) -> type[Lookup[Any]] | None:
+        if lookup_name in _RAW_LOOKUPS:
+            return _RAW_LOOKUPS[lookup_name]
         if lookup_name == "isnull":
             return models.Field.get_lookup(self, lookup_name)  # type: ignore[arg-type]
         index = self.blind_index_field()

@@ -1,0 +1,68 @@
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import override_settings
+
+from hardened_privacy import checks, classification
+from hardened_privacy.exceptions import HardenedPrivacyConfigurationError
+from tests.hardened_privacy.testapp.models import Patient, PlainPatient
+
+
+@pytest.fixture(autouse=True)
+def clean_registry():
+    saved = {k: dict(v) for k, v in classification._registry.items()}
+    yield
+    classification._registry.clear()
+    classification._registry.update(saved)
+    classification._cache.clear()
+
+
+def test_builtin_and_encrypted_defaults():
+    user = get_user_model()
+    assert classification.classify(user, "password").level == "secret"
+    assert classification.classify(user, "email").level == "personal"
+    assert classification.classify(Patient, "note").level == "personal"
+    assert classification.classify(Patient, "email_index").level == "internal"
+    assert classification.classify(PlainPatient, "note") is None
+
+
+def test_settings_win_over_registrations():
+    classification.register(PlainPatient, {"note": "internal"})
+    assert classification.classify(PlainPatient, "note").level == "internal"
+    setting = {"hardened_privacy_tests.PlainPatient": {"note": {"level": "secret"}}}
+    with override_settings(HARDENED_PRIVACY_CLASSIFICATION=setting):
+        assert classification.classify(PlainPatient, "note").level == "secret"
+
+
+def test_retention_is_recorded():
+    classification.register(
+        "hardened_privacy_tests.plainpatient",
+        {"born": {"level": "personal", "retention": 365}},
+    )
+    found = classification.classify(PlainPatient, "born")
+    assert (found.level, found.retention_days) == ("personal", 365)
+
+
+@pytest.mark.parametrize("value", ["top-secret", 3, {"level": "nope"}])
+def test_unknown_levels_are_refused(value):
+    with pytest.raises(HardenedPrivacyConfigurationError):
+        classification.register(PlainPatient, {"note": value})
+
+
+def test_check_lists_unclassified_fields():
+    messages = checks.check_classification()
+    assert [m.id for m in messages] == ["hardened_privacy.W002"]
+    assert messages[0].msg == checks.W002_MSG
+    assert "hardened_privacy_tests.PlainPatient.note" in str(messages[0].hint)
+    assert "auth.User.email" not in str(messages[0].hint)
+
+
+def test_check_passes_when_everything_is_classified():
+    for label in classification.unclassified_fields():
+        app_model, field = label.rsplit(".", 1)
+        classification.register(app_model, {field: "internal"})
+    assert checks.check_classification() == []
+
+
+def test_personal_field_names_feed_masking():
+    classification.register(PlainPatient, {"born": "personal"})
+    assert "born" in classification.sensitive_field_names()

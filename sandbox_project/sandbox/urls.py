@@ -7,6 +7,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("admin/", admin.site.urls),
     path("auth/", include("hardened_auth.urls")),
+    path("auth/passkeys/", include("hardened_auth.webauthn_urls")),
     path("accounts/", include("allauth.urls")),
     path("payments/", include("hardened_payments.urls")),
 ]

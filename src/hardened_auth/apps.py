@@ -16,3 +16,5 @@ class HardenedAuthConfig(AppConfig):
         checks.register(auth_checks.check_step_up, checks.Tags.security)
         checks.register(auth_checks.check_password_hasher, checks.Tags.security)
         checks.register(auth_checks.check_rate_limits, checks.Tags.security)
+        checks.register(auth_checks.check_second_factors, checks.Tags.security)
+        checks.register(auth_checks.check_admin_site, checks.Tags.security)

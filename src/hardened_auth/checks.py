@@ -5,9 +5,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
 from django.contrib.auth.hashers import Argon2PasswordHasher, get_hashers
-from django.core.checks import CheckMessage, Error
+from django.core.checks import CheckMessage, Error, Warning
 from django.shortcuts import resolve_url
 from django.urls import NoReverseMatch
 
@@ -237,3 +238,104 @@ def check_rate_limits(**kwargs: Any) -> list[CheckMessage]:
             )
         )
     return errors
+
+
+E013_MSG = "SMS is offered as the only second factor."
+E014_MSG = "HARDENED_AUTH_SECOND_FACTORS offers no usable second factor."
+E015_MSG = "HARDENED_AUTH_SECOND_FACTORS has an unknown entry: {!r}."
+E016_MSG = "'{}' must be in INSTALLED_APPS for the second factor '{}'."
+E017_MSG = (
+    "hardened_auth.middleware.SecondFactorMiddleware must be in MIDDLEWARE, "
+    "after django_otp.middleware.OTPMiddleware."
+)
+W001_MSG = "The admin site does not require a verified second factor."
+
+STRONG_FACTORS = frozenset({"totp", "webauthn"})
+KNOWN_FACTORS = STRONG_FACTORS | {"recovery_codes", "sms"}
+SMS_DEVICE_APPS = frozenset(
+    {"otp_twilio", "two_factor.plugins.phonenumber", "django_otp_sms", "otp_sms"}
+)
+FACTOR_APPS = {
+    "totp": "hardened_privacy",
+    "webauthn": "django_otp_webauthn",
+}
+OTP_MIDDLEWARE = "django_otp.middleware.OTPMiddleware"
+SECOND_FACTOR_MIDDLEWARE = "hardened_auth.middleware.SecondFactorMiddleware"
+
+
+def check_second_factors(**kwargs: Any) -> list[CheckMessage]:
+    factors = app_settings.SECOND_FACTORS
+    if isinstance(factors, str) or not isinstance(factors, list | tuple):
+        factors = [str(factors)]
+    errors: list[CheckMessage] = [
+        Error(
+            E015_MSG.format(name),
+            hint=f"Choose from {sorted(KNOWN_FACTORS)}.",
+            id="hardened_auth.E015",
+        )
+        for name in factors
+        if name not in KNOWN_FACTORS
+    ]
+    offered = set(factors)
+    if any(apps.is_installed(app) for app in SMS_DEVICE_APPS):
+        offered.add("sms")
+    if not offered & STRONG_FACTORS:
+        if "sms" in offered:
+            errors.append(
+                Error(
+                    E013_MSG,
+                    hint="SMS codes can be intercepted or redirected; offer "
+                    "'webauthn' or 'totp' as well.",
+                    id="hardened_auth.E013",
+                )
+            )
+        else:
+            errors.append(
+                Error(
+                    E014_MSG,
+                    hint="Include 'webauthn' or 'totp'.",
+                    id="hardened_auth.E014",
+                )
+            )
+    for factor, app in FACTOR_APPS.items():
+        if factor in offered and not apps.is_installed(app):
+            errors.append(
+                Error(
+                    E016_MSG.format(app, factor),
+                    hint="hardened_auth keeps TOTP secrets in hardened_privacy's "
+                    "encrypted fields and passkeys in django-otp-webauthn.",
+                    id="hardened_auth.E016",
+                )
+            )
+    middleware = list(settings.MIDDLEWARE)
+    if (
+        SECOND_FACTOR_MIDDLEWARE not in middleware
+        or OTP_MIDDLEWARE not in middleware
+        or middleware.index(SECOND_FACTOR_MIDDLEWARE) < middleware.index(OTP_MIDDLEWARE)
+    ):
+        errors.append(
+            Error(
+                E017_MSG,
+                hint="Add both, OTPMiddleware first, after AuthenticationMiddleware.",
+                id="hardened_auth.E017",
+            )
+        )
+    return errors
+
+
+def check_admin_site(**kwargs: Any) -> list[CheckMessage]:
+    from django.contrib import admin
+    from django_otp.admin import OTPAdminSite
+
+    if not apps.is_installed("django.contrib.admin") or isinstance(
+        admin.site, OTPAdminSite
+    ):
+        return []
+    return [
+        Warning(
+            W001_MSG,
+            hint="Use hardened_auth.admin_site.SecondFactorAdminSite as the "
+            "default admin site.",
+            id="hardened_auth.W001",
+        )
+    ]

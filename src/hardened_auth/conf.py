@@ -26,6 +26,8 @@ DEFAULT_RATE_LIMITED_VIEWS: Mapping[str, str] = {
     "hardened_auth:step_up": "mfa",
     "hardened_auth:token": "token",
     "hardened_auth:token_refresh": "token",
+    "otp_webauthn:credential-authentication-begin": "mfa",
+    "otp_webauthn:credential-authentication-complete": "mfa",
 }
 
 
@@ -80,6 +82,17 @@ class AuthSettings:
     def RATE_LIMITED_VIEWS(self) -> Mapping[str, str]:
         """URL names (with namespace) whose POSTs count in a rate-limit scope."""
         value = self._get("RATE_LIMITED_VIEWS", DEFAULT_RATE_LIMITED_VIEWS)
+        return value  # type: ignore[return-value]
+
+    @property
+    def TOTP_ISSUER(self) -> str:
+        """The site name authenticator apps show next to the account."""
+        return str(self._get("TOTP_ISSUER", "django-hardened"))
+
+    @property
+    def SECOND_FACTORS(self) -> Sequence[str]:
+        """Second factors offered to users, strongest first."""
+        value = self._get("SECOND_FACTORS", ("webauthn", "totp", "recovery_codes"))
         return value  # type: ignore[return-value]
 
 

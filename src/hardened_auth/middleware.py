@@ -3,19 +3,33 @@
 import logging
 from collections.abc import Callable
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.http import HttpRequest, HttpResponse
 
 from hardened_auth.conf import app_settings
 from hardened_auth.exceptions import RateLimiterUnavailable
 from hardened_auth.internal import audit, limiter
+from hardened_auth.internal.second_factor import has_second_factor
 from hardened_auth.internal.throttle_responses import (
     limiter_unavailable_response,
     rate_limited_response,
 )
+from hardened_auth.stepup import second_factor_required_response
 
 logger = logging.getLogger(__name__)
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+
+SECOND_FACTOR_EXEMPT_VIEWS = frozenset(
+    {
+        "hardened_auth:step_up",
+        "account_logout",
+        "admin:logout",
+        "otp_webauthn:credential-authentication-begin",
+        "otp_webauthn:credential-authentication-complete",
+        "otp_webauthn:js-i18n-catalog",
+    }
+)
 
 
 class RateLimitMiddleware:
@@ -70,3 +84,36 @@ class RateLimitMiddleware:
         )
         logger.warning("rate limit %s.%s exceeded", scope, decision.dimension)
         return rate_limited_response(request, decision.retry_after)
+
+
+class SecondFactorMiddleware:
+    """Hold a signed-in user who has a device until the device is verified.
+
+    Between the password and the second factor the session may reach only
+    the verification page, sign-out and the passkey endpoints; any other
+    request is sent to verification (or answered ``401`` for JSON clients).
+    Place it after ``django_otp.middleware.OTPMiddleware``.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(
+        self,
+        request: HttpRequest,
+        view_func: Callable[..., HttpResponse],
+        view_args: tuple[object, ...],
+        view_kwargs: dict[str, object],
+    ) -> HttpResponse | None:
+        user = request.user
+        if not isinstance(user, AbstractBaseUser) or user.is_verified():  # type: ignore[attr-defined]
+            return None
+        match = request.resolver_match
+        if match is not None and match.view_name in SECOND_FACTOR_EXEMPT_VIEWS:
+            return None
+        if not has_second_factor(user):
+            return None
+        return second_factor_required_response(request)

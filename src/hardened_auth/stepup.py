@@ -45,15 +45,24 @@ def verified_within(request: HttpRequest, max_age_seconds: int) -> bool:
 
 def step_up_response(request: HttpRequest) -> HttpResponse:
     """Answer a request whose step-up is missing or too old."""
+    return _verification_response(request, "step_up_required")
+
+
+def second_factor_required_response(request: HttpRequest) -> HttpResponse:
+    """Answer a request of a session that has not verified its second factor."""
+    return _verification_response(request, "second_factor_required")
+
+
+def _verification_response(request: HttpRequest, reason: str) -> HttpResponse:
     audit.emit(
         "authz_fail",
         outcome="denied",
         request=request,
         target=request.path,
-        reason="step_up_required",
+        reason=reason,
     )
     if wants_json(request):
-        return JsonResponse({"error": "step_up_required"}, status=401)
+        return JsonResponse({"error": reason}, status=401)
     url = resolve_url(app_settings.STEP_UP_URL)
     next_url = safe_next(request, request.get_full_path())
     if next_url is not None:

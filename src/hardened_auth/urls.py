@@ -8,4 +8,8 @@ app_name = "hardened_auth"
 
 urlpatterns = [
     path("step-up/", views.step_up, name="step_up"),
+    path("devices/", views.devices, name="devices"),
+    path("devices/totp/", views.totp_add, name="totp_add"),
+    path("devices/recovery-codes/", views.recovery_codes, name="recovery_codes"),
+    path("devices/remove/", views.device_remove, name="device_remove"),
 ]

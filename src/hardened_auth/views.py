@@ -1,15 +1,35 @@
-"""Pages of hardened_auth: step-up verification."""
+"""Pages of hardened_auth: step-up verification and the user's devices."""
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render, resolve_url
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_POST
+from django_otp import devices_for_user
+from django_otp.models import Device
 
+from hardened_auth.conf import app_settings
 from hardened_auth.forms import SecondFactorForm
+from hardened_auth.internal import devices as device_actions
 from hardened_auth.internal.responses import safe_next
-from hardened_auth.internal.second_factor import verify_code
+from hardened_auth.internal.second_factor import has_second_factor, verify_code
+from hardened_auth.models import RecoveryCodeDevice, TOTPDevice
+from hardened_auth.stepup import step_up_response, verified_within
+
+
+def _user(request: HttpRequest) -> AbstractBaseUser:
+    user = request.user
+    if not isinstance(user, AbstractBaseUser):
+        raise Http404
+    return user
+
+
+def _needs_step_up(request: HttpRequest, user: AbstractBaseUser) -> bool:
+    return has_second_factor(user) and not verified_within(
+        request, app_settings.STEP_UP_MAX_AGE
+    )
 
 
 @never_cache
@@ -20,8 +40,8 @@ def step_up(request: HttpRequest) -> HttpResponse:
     next_url = safe_next(request, request.POST.get("next") or request.GET.get("next"))
     form = SecondFactorForm(request.POST or None)
     status = 200
-    user = request.user
-    if request.method == "POST" and isinstance(user, AbstractBaseUser):
+    user = _user(request)
+    if request.method == "POST":
         if form.is_valid() and verify_code(request, user, form.cleaned_data["code"]):
             return HttpResponseRedirect(next_url or resolve_url("/"))
         form.add_error(None, "That code is not valid.")
@@ -32,3 +52,88 @@ def step_up(request: HttpRequest) -> HttpResponse:
         {"form": form, "next": next_url or ""},
         status=status,
     )
+
+
+@never_cache
+@login_required
+def devices(request: HttpRequest) -> HttpResponse:
+    """List the user's second-factor devices."""
+    user = _user(request)
+    listed = list(devices_for_user(user, confirmed=True))
+    recovery = next((d for d in listed if isinstance(d, RecoveryCodeDevice)), None)
+    return render(
+        request,
+        "hardened_auth/devices.html",
+        {
+            "devices": listed,
+            "recovery_remaining": recovery.remaining() if recovery else None,
+        },
+    )
+
+
+@never_cache
+@login_required
+@sensitive_post_parameters("code")
+def totp_add(request: HttpRequest) -> HttpResponse:
+    """Enrol an authenticator app; a user with a device must step up first."""
+    user = _user(request)
+    if _needs_step_up(request, user):
+        return step_up_response(request)
+
+    status = 200
+    error = ""
+    if request.method == "POST":
+        pending = TOTPDevice.objects.filter(
+            user=user, confirmed=False, pk=str(request.POST.get("device", ""))[:20]
+        ).first()
+        if pending is None:
+            raise Http404
+        form = SecondFactorForm(request.POST)
+        if form.is_valid() and device_actions.confirm_totp(
+            request, pending, form.cleaned_data["code"]
+        ):
+            return HttpResponseRedirect(resolve_url("hardened_auth:devices"))
+        device, status, error = pending, 400, "That code is not valid."
+    else:
+        device = device_actions.start_totp(user)
+
+    url = device.config_url(app_settings.TOTP_ISSUER)
+    return render(
+        request,
+        "hardened_auth/totp_add.html",
+        {
+            "device": device,
+            "qr": device_actions.qr_data_uri(url),
+            "secret": device.base32_secret,
+            "error": error,
+            "form": SecondFactorForm(),
+        },
+        status=status,
+    )
+
+
+@never_cache
+@login_required
+@require_POST
+def recovery_codes(request: HttpRequest) -> HttpResponse:
+    """Issue a new set of recovery codes and show them this one time."""
+    user = _user(request)
+    if _needs_step_up(request, user):
+        return step_up_response(request)
+    codes = device_actions.new_recovery_codes(request, user)
+    return render(request, "hardened_auth/recovery_codes.html", {"codes": codes})
+
+
+@never_cache
+@login_required
+@require_POST
+def device_remove(request: HttpRequest) -> HttpResponse:
+    """Remove one of the user's devices after a fresh second factor."""
+    user = _user(request)
+    if not verified_within(request, app_settings.STEP_UP_MAX_AGE):
+        return step_up_response(request)
+    device = Device.from_persistent_id(str(request.POST.get("device", ""))[:200])
+    if device is None or device.user_id != user.pk:
+        raise Http404
+    device_actions.remove_device(request, device)
+    return HttpResponseRedirect(resolve_url("hardened_auth:devices"))

@@ -173,3 +173,90 @@ def test_rate_limit_middleware_before_authentication_fails(settings):
     ]
     messages = checks.check_rate_limits()
     assert [m.id for m in messages] == ["hardened_auth.E012"]
+
+
+def test_second_factors_default_passes():
+    assert checks.check_second_factors() == []
+
+
+@override_settings(HARDENED_AUTH_SECOND_FACTORS=["sms"])
+def test_sms_only_fails():
+    messages = checks.check_second_factors()
+    assert [m.id for m in messages] == ["hardened_auth.E013"]
+    assert messages[0].msg == checks.E013_MSG
+
+
+@override_settings(HARDENED_AUTH_SECOND_FACTORS=["sms", "recovery_codes"])
+def test_sms_with_recovery_codes_only_fails():
+    assert [m.id for m in checks.check_second_factors()] == ["hardened_auth.E013"]
+
+
+@override_settings(HARDENED_AUTH_SECOND_FACTORS=["recovery_codes"])
+def test_sms_app_installed_without_strong_factor_fails(monkeypatch):
+    real = checks.apps.is_installed
+    monkeypatch.setattr(
+        checks.apps, "is_installed", lambda name: name == "otp_twilio" or real(name)
+    )
+    assert [m.id for m in checks.check_second_factors()] == ["hardened_auth.E013"]
+
+
+@override_settings(HARDENED_AUTH_SECOND_FACTORS=["sms", "totp"])
+def test_sms_next_to_totp_passes():
+    assert checks.check_second_factors() == []
+
+
+@override_settings(HARDENED_AUTH_SECOND_FACTORS=["recovery_codes"])
+def test_no_usable_second_factor_fails():
+    messages = checks.check_second_factors()
+    assert [m.id for m in messages] == ["hardened_auth.E014"]
+    assert messages[0].msg == checks.E014_MSG
+
+
+@override_settings(HARDENED_AUTH_SECOND_FACTORS=["totp", "carrier-pigeon"])
+def test_unknown_second_factor_fails():
+    messages = checks.check_second_factors()
+    assert [m.id for m in messages] == ["hardened_auth.E015"]
+    assert messages[0].msg == checks.E015_MSG.format("carrier-pigeon")
+
+
+def test_totp_without_hardened_privacy_fails(monkeypatch):
+    real = checks.apps.is_installed
+    monkeypatch.setattr(
+        checks.apps,
+        "is_installed",
+        lambda name: name != "hardened_privacy" and real(name),
+    )
+    messages = checks.check_second_factors()
+    assert [m.id for m in messages] == ["hardened_auth.E016"]
+    assert messages[0].msg == checks.E016_MSG.format("hardened_privacy", "totp")
+
+
+def test_missing_second_factor_middleware_fails(settings):
+    settings.MIDDLEWARE = [
+        m for m in settings.MIDDLEWARE if m != checks.SECOND_FACTOR_MIDDLEWARE
+    ]
+    messages = checks.check_second_factors()
+    assert [m.id for m in messages] == ["hardened_auth.E017"]
+    assert messages[0].msg == checks.E017_MSG
+
+
+def test_second_factor_middleware_before_otp_fails(settings):
+    settings.MIDDLEWARE = [checks.SECOND_FACTOR_MIDDLEWARE] + [
+        m for m in settings.MIDDLEWARE if m != checks.SECOND_FACTOR_MIDDLEWARE
+    ]
+    assert [m.id for m in checks.check_second_factors()] == ["hardened_auth.E017"]
+
+
+def test_plain_admin_site_warns():
+    messages = checks.check_admin_site()
+    assert [m.id for m in messages] == ["hardened_auth.W001"]
+    assert messages[0].msg == checks.W001_MSG
+
+
+def test_second_factor_admin_site_passes(monkeypatch):
+    from django.contrib import admin
+
+    from hardened_auth.admin_site import SecondFactorAdminSite
+
+    monkeypatch.setattr(admin, "site", SecondFactorAdminSite())
+    assert checks.check_admin_site() == []

@@ -5,6 +5,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
 from django.views import View
 
+from hardened_auth.admin_site import SecondFactorAdminSite
 from hardened_auth.stepup import StepUpRequiredMixin, step_up_required
 
 
@@ -28,10 +29,16 @@ class GuardedView(StepUpRequiredMixin, View):
         return HttpResponse("class view posted")
 
 
+second_factor_admin = SecondFactorAdminSite(name="secure_admin")
+
 urlpatterns = [
+    path("", default_age, name="home"),
     path("guarded/default/", default_age, name="guarded_default"),
     path("guarded/short/", short_age, name="guarded_short"),
     path("guarded/class/", GuardedView.as_view(), name="guarded_class"),
     path("auth/", include("hardened_auth.urls")),
     path("admin/", admin.site.urls),
+    path("secure-admin/", second_factor_admin.urls),
+    path("auth/passkeys/", include("hardened_auth.webauthn_urls")),
+    path("accounts/", include("allauth.urls")),
 ]

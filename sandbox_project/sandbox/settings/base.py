@@ -25,7 +25,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_otp",
-    "django_otp.plugins.otp_totp",
+    "django_otp_webauthn",
     "allauth",
     "allauth.account",
     "allauth.socialaccount",
@@ -45,6 +45,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "hardened_auth.middleware.RateLimitMiddleware",
+    "hardened_auth.middleware.SecondFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
@@ -109,7 +110,14 @@ LOGIN_REDIRECT_URL = "home"
 AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
     "allauth.account.auth_backends.AuthenticationBackend",
+    "django_otp_webauthn.backends.WebAuthnBackend",
 ]
+OTP_WEBAUTHN_RP_ID = os.environ.get("OTP_WEBAUTHN_RP_ID", "localhost")
+OTP_WEBAUTHN_RP_NAME = "django-hardened sandbox"
+OTP_WEBAUTHN_ALLOWED_ORIGINS = os.environ.get(
+    "OTP_WEBAUTHN_ALLOWED_ORIGINS", "http://localhost:8000"
+).split(",")
+HARDENED_AUTH_TOTP_ISSUER = "django-hardened sandbox"
 # Accounts are found by email only: a username chosen at signup could be
 # probed. Every answer is the same whether or not the account exists.
 ACCOUNT_LOGIN_METHODS = {"email"}

@@ -1,0 +1,49 @@
+"""Admin pages where operators see and revoke users' second-factor devices."""
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from hardened_auth.internal.devices import remove_device
+from hardened_auth.models import RecoveryCodeDevice, TOTPDevice
+
+
+class DeviceAdmin(admin.ModelAdmin):
+    """Devices are enrolled by their users; operators view and revoke them."""
+
+    list_filter = ("confirmed",)
+    search_fields = ("user__username", "user__email", "name")
+    raw_id_fields = ("user",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(
+        self, request: HttpRequest, obj: object | None = None
+    ) -> bool:
+        return False
+
+    def delete_model(self, request: HttpRequest, obj: TOTPDevice) -> None:
+        remove_device(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for device in queryset:
+            remove_device(request, device)
+
+
+@admin.register(TOTPDevice)
+class TOTPDeviceAdmin(DeviceAdmin):
+    list_display = ("name", "user", "confirmed", "created_at", "last_used_at")
+    fields = ("user", "name", "confirmed", "created_at", "last_used_at")
+    readonly_fields = fields
+
+
+@admin.register(RecoveryCodeDevice)
+class RecoveryCodeDeviceAdmin(DeviceAdmin):
+    list_display = ("name", "user", "remaining_codes", "created_at", "last_used_at")
+    fields = ("user", "name", "remaining_codes", "created_at", "last_used_at")
+    readonly_fields = fields
+
+    @admin.display(description="unused codes")
+    def remaining_codes(self, obj: RecoveryCodeDevice) -> int:
+        return obj.remaining()

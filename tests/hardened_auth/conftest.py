@@ -1,0 +1,12 @@
+import pytest
+
+GENEROUS_LIMITS = {
+    scope: {"ip": "10000/h", "identifier": "10000/h"}
+    for scope in ("login", "signup", "reset", "email_change", "mfa", "token")
+}
+
+
+@pytest.fixture(autouse=True)
+def _generous_rate_limits(settings):
+    """Every test client shares 127.0.0.1; only rate-limit tests lower this."""
+    settings.HARDENED_AUTH_RATE_LIMITS = GENEROUS_LIMITS

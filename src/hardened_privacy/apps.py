@@ -23,6 +23,7 @@ class HardenedPrivacyConfig(AppConfig):
             privacy_checks.check_egress_schemes, checks.Tags.security, deploy=True
         )
         checks.register(privacy_checks.check_prompt_dirs, checks.Tags.security)
+        checks.register(privacy_checks.check_review, checks.Tags.security)
         setting_changed.connect(reset_keyring, dispatch_uid="hardened_privacy_keys")
         setting_changed.connect(
             reset_cache, dispatch_uid="hardened_privacy_classification"

@@ -290,3 +290,58 @@ def check_prompt_dirs(**kwargs: Any) -> list[CheckMessage]:
     else:
         hint = "For example [BASE_DIR / 'prompts'] as strings."
     return [Error(E060_MSG, hint=hint, id="hardened_privacy.E060")]
+
+
+E070_MSG = "HARDENED_PRIVACY_REVIEW_MANIFEST must be a non-empty file path."
+E071_MSG = (
+    "HARDENED_PRIVACY_REVIEW_PATTERNS must map category names to non-empty "
+    "lists of glob patterns."
+)
+E072_MSG = "HARDENED_PRIVACY_REVIEW_EXCLUDE must be a list of glob patterns."
+
+
+def _globs(value: object, allow_empty: bool) -> bool:
+    return (
+        isinstance(value, list | tuple)
+        and (allow_empty or bool(value))
+        and all(isinstance(v, str) and v for v in value)
+    )
+
+
+def check_review(**kwargs: Any) -> list[CheckMessage]:
+    messages: list[CheckMessage] = []
+    manifest = getattr(settings, "HARDENED_PRIVACY_REVIEW_MANIFEST", "x")
+    if not isinstance(manifest, str) or not manifest.strip():
+        messages.append(
+            Error(
+                E070_MSG,
+                hint="For example 'review-manifest.json' at the project root.",
+                id="hardened_privacy.E070",
+            )
+        )
+    patterns = getattr(settings, "HARDENED_PRIVACY_REVIEW_PATTERNS", None)
+    if patterns is not None and not (
+        isinstance(patterns, dict)
+        and patterns
+        and all(
+            isinstance(k, str) and k and _globs(v, False) for k, v in patterns.items()
+        )
+    ):
+        messages.append(
+            Error(
+                E071_MSG,
+                hint="For example {'migration': ['**/migrations/*.py']}, or "
+                "leave it unset for the defaults.",
+                id="hardened_privacy.E071",
+            )
+        )
+    exclude = getattr(settings, "HARDENED_PRIVACY_REVIEW_EXCLUDE", None)
+    if exclude is not None and not _globs(exclude, True):
+        messages.append(
+            Error(
+                E072_MSG,
+                hint="For example ['build/**'], or leave it unset for the defaults.",
+                id="hardened_privacy.E072",
+            )
+        )
+    return messages

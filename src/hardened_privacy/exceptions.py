@@ -73,3 +73,7 @@ class PromptTemplateError(HardenedPrivacyConfigurationError):
 
 class PromptVariableError(ValueError):
     """Raised when values passed to a prompt do not match its declared variables."""
+
+
+class ReviewManifestError(HardenedPrivacyConfigurationError):
+    """Raised when the review manifest is unreadable or a review is invalid."""

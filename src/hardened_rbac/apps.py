@@ -19,6 +19,7 @@ class HardenedRbacConfig(AppConfig):
         checks.register(rbac_checks.check_reserved_slugs, checks.Tags.security)
         checks.register(rbac_checks.check_tenant_source, checks.Tags.security)
         checks.register(rbac_checks.check_unscoped_models, checks.Tags.security)
+        checks.register(rbac_checks.check_views_without_policy, checks.Tags.security)
         checks.register(
             rbac_checks.check_rls_role, checks.Tags.security, checks.Tags.database
         )

@@ -142,3 +142,56 @@ def check_rls_role(
                 )
             )
     return messages
+
+
+E007_MSG = "HARDENED_RBAC_POLICY_EXEMPT_MODULES must be a list of module names."
+W003_MSG = (
+    "The view %s at '%s' declares no policy, so PolicyRequiredMiddleware refuses it."
+)
+POLICY_MIDDLEWARE = "hardened_rbac.middleware.PolicyRequiredMiddleware"
+
+
+def _walk(patterns: Sequence[Any], prefix: str = "") -> list[tuple[str, Any]]:
+    from django.urls import URLPattern, URLResolver
+
+    found: list[tuple[str, Any]] = []
+    for pattern in patterns:
+        route = prefix + str(pattern.pattern)
+        if isinstance(pattern, URLResolver):
+            found += _walk(pattern.url_patterns, route)
+        elif isinstance(pattern, URLPattern):
+            found.append((route, pattern.callback))
+    return found
+
+
+def check_views_without_policy(**kwargs: Any) -> list[CheckMessage]:
+    from django.conf import settings
+    from django.urls import get_resolver
+
+    from hardened_rbac.middleware import view_is_covered
+
+    if not _is_string_list(app_settings.POLICY_EXEMPT_MODULES):
+        return [
+            Error(
+                E007_MSG,
+                hint="For example ['django.contrib.admin'].",
+                id="hardened_rbac.E007",
+            )
+        ]
+    if POLICY_MIDDLEWARE not in settings.MIDDLEWARE:
+        return []
+    messages: list[CheckMessage] = []
+    for route, view in _walk(get_resolver().url_patterns):
+        if view_is_covered(view):
+            continue
+        name = (
+            f"{getattr(view, '__module__', '?')}.{getattr(view, '__qualname__', '?')}"
+        )
+        messages.append(
+            Warning(
+                W003_MSG % (name, route),
+                hint="Decorate it with policy_required() or policy_exempt(reason=...).",
+                id="hardened_rbac.W003",
+            )
+        )
+    return messages

@@ -8,6 +8,12 @@ PREFIX = "HARDENED_RBAC_"
 
 DEFAULT_RESERVED_SLUGS = ("admin", "api", "www", "static", "media", "accounts")
 TENANT_SOURCES = ("path", "subdomain", "header")
+DEFAULT_POLICY_EXEMPT_MODULES = (
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.staticfiles",
+    "django.views.static",
+)
 
 
 class RbacSettings:
@@ -46,6 +52,13 @@ class RbacSettings:
     def UNSCOPED_MODELS(self) -> Sequence[str]:
         """``app_label.Model`` names allowed a tenant key without the scope."""
         return self._get("UNSCOPED_MODELS", ())  # type: ignore[return-value]
+
+    @property
+    def POLICY_EXEMPT_MODULES(self) -> Sequence[str]:
+        """Modules whose views ``PolicyRequiredMiddleware`` lets through."""
+        return self._get(  # type: ignore[return-value]
+            "POLICY_EXEMPT_MODULES", DEFAULT_POLICY_EXEMPT_MODULES
+        )
 
 
 app_settings = RbacSettings()

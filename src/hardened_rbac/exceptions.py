@@ -21,3 +21,11 @@ class GrantTenantMismatch(PermissionDenied):
 
 class UnscopedReasonMissing(ImproperlyConfigured):
     """Raised when the escape hatch is opened without a stated reason."""
+
+
+class PolicyMissing(PermissionDenied):
+    """Raised when an action on a resource type has no declared policy."""
+
+
+class PolicyConflict(ImproperlyConfigured):
+    """Raised when two policies are declared for one action and resource."""

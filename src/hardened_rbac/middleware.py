@@ -13,6 +13,7 @@ import logging
 import re
 from collections.abc import Callable
 
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import get_script_prefix, set_script_prefix
 
@@ -113,3 +114,48 @@ class TenantMiddleware:
             return self.get_response(request)
         finally:
             set_script_prefix(previous)
+
+
+def view_is_covered(view: Callable[..., object]) -> bool:
+    """Whether a view declares a policy, is exempt, or lives in an exempt module."""
+    from hardened_rbac.decorators import EXEMPT_ATTR, POLICY_ATTR
+
+    candidates = [view, getattr(view, "view_class", None), getattr(view, "cls", None)]
+    for candidate in candidates:
+        if candidate is not None and (
+            hasattr(candidate, POLICY_ATTR) or hasattr(candidate, EXEMPT_ATTR)
+        ):
+            return True
+    module = getattr(view, "__module__", "") or ""
+    return any(
+        module == exempt or module.startswith(exempt + ".")
+        for exempt in app_settings.POLICY_EXEMPT_MODULES
+    )
+
+
+class PolicyRequiredMiddleware:
+    """Refuse, with 403, every view that declares no policy and is not exempt."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(
+        self,
+        request: HttpRequest,
+        view_func: Callable[..., HttpResponse],
+        view_args: tuple[object, ...],
+        view_kwargs: dict[str, object],
+    ) -> HttpResponse | None:
+        if view_is_covered(view_func):
+            return None
+        name = getattr(view_func, "__qualname__", type(view_func).__name__)
+        audit.emit(
+            "authz_fail",
+            outcome="denied",
+            target=f"view:{getattr(view_func, '__module__', '')}.{name}",
+            action="view_without_policy",
+        )
+        raise PermissionDenied("This view declares no policy.")

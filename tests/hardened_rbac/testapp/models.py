@@ -38,3 +38,54 @@ class LooseNote(models.Model):
 
     def __str__(self) -> str:
         return self.body[:20]
+
+
+class Follow(TenantScopedModel):
+    follower = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    followee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+
+
+class FeedPost(TenantScopedModel):
+    VISIBILITIES = ["public", "tenant", "followers", "private"]
+
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    visibility = models.CharField(max_length=10, choices=[(v, v) for v in VISIBILITIES])
+    body = models.CharField(max_length=100, blank=True)
+
+
+class SocialGroup(TenantScopedModel):
+    name = models.CharField(max_length=50)
+
+
+class GroupMembership(TenantScopedModel):
+    ROLES = ["member", "moderator", "owner"]
+
+    group = models.ForeignKey(SocialGroup, on_delete=models.CASCADE)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    role = models.CharField(max_length=10, choices=[(r, r) for r in ROLES])
+
+
+class GroupPost(TenantScopedModel):
+    group = models.ForeignKey(SocialGroup, on_delete=models.CASCADE)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+
+
+class Conversation(TenantScopedModel):
+    participants = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="+")
+
+
+class DirectMessage(TenantScopedModel):
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE)
+    sender = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )

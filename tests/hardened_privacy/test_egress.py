@@ -253,6 +253,20 @@ def test_unresolvable_name_is_a_connection_error(port):
         client.get(f"http://api.test:{port}/ok")
 
 
+def test_slow_resolution_hits_the_total_time_cap(port):
+    def slow(host, port):
+        time.sleep(2)
+        return ["127.0.0.1"]
+
+    client = client_for(port, resolver=slow, timeout=0.3)
+    started = time.monotonic()
+
+    with pytest.raises(EgressTimeout, match="Resolving"):
+        client.get(f"http://api.test:{port}/ok")
+
+    assert time.monotonic() - started < 1
+
+
 def test_empty_resolution_is_a_connection_error(port):
     with pytest.raises(EgressConnectionError):
         client_for(port, {"api.test": []}).get(f"http://api.test:{port}/ok")
@@ -474,3 +488,18 @@ def test_default_schemes_refuse_plain_http(port):
 
     with pytest.raises(EgressHostNotAllowed, match="scheme"):
         client.get(f"http://api.test:{port}/ok")
+
+
+@pytest.mark.django_db
+def test_refusal_is_stored_in_the_audit_chain(port):
+    from hardened_privacy.models import AuditRecord
+
+    client = client_for(port, {"api.test": ["169.254.169.254"]})
+
+    with pytest.raises(EgressAddressRefused):
+        client.get(f"http://api.test:{port}/latest?token=s3cr3t", actor=7)
+
+    row = AuditRecord.objects.get(event="egress_refused")
+    assert (row.outcome, row.actor, row.target) == ("denied", "7", "api.test")
+    assert row.data["error"] == "EgressAddressRefused"
+    assert "s3cr3t" not in repr(row.data)

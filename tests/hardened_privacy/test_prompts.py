@@ -296,3 +296,18 @@ def test_crlf_templates_hash_like_lf_templates():
         parse_template(SUMMARY).sha256
         == parse_template(SUMMARY.replace("\n", "\r\n")).sha256
     )
+
+
+@pytest.mark.django_db
+def test_render_is_stored_in_the_audit_chain_without_content(prompt_dir):
+    from hardened_privacy.models import AuditRecord
+
+    values = {**VALUES, "feed_text": "my secret diary entry"}
+
+    prompt = render_prompt("summarise_feed", values, dirs=[prompt_dir], tenant=5)
+
+    row = AuditRecord.objects.get(event="prompt_rendered")
+    assert row.chain == "tenant:5"
+    assert row.target == "summarise_feed@2"
+    assert row.data["sha256"] == prompt.sha256
+    assert "diary" not in repr(row.data)

@@ -5,6 +5,7 @@ import ipaddress
 import logging
 import socket
 import ssl
+import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
@@ -256,13 +257,7 @@ class EgressClient:
         if literal is not None:
             found = [str(literal)]
         else:
-            try:
-                found = [str(a) for a in self.resolver(target.host, target.port)]
-            except (OSError, UnicodeError) as exc:
-                raise EgressConnectionError(
-                    f"The host {target.host} could not be resolved."
-                ) from exc
-        remaining(deadline)
+            found = self._lookup(target, deadline)
         if not found:
             raise EgressConnectionError(f"The host {target.host} has no address.")
         for text in found:
@@ -276,6 +271,30 @@ class EgressClient:
                 raise EgressAddressRefused(
                     f"The host {target.host} resolves to a refused address ({reason})."
                 )
+        return found
+
+    def _lookup(self, target: Target, deadline: float) -> list[str]:
+        """Run the resolver, which has no timeout of its own, within the deadline."""
+        outcome: dict[str, Any] = {}
+
+        def work() -> None:
+            try:
+                outcome["found"] = [
+                    str(a) for a in self.resolver(target.host, target.port)
+                ]
+            except Exception as exc:
+                outcome["error"] = exc
+
+        thread = threading.Thread(target=work, name="hardened-egress-dns", daemon=True)
+        thread.start()
+        thread.join(remaining(deadline))
+        if thread.is_alive():
+            raise EgressTimeout(f"Resolving {target.host} took longer than allowed.")
+        if "error" in outcome:
+            raise EgressConnectionError(
+                f"The host {target.host} could not be resolved."
+            ) from outcome["error"]
+        found: list[str] = outcome["found"]
         return found
 
     def _connect(

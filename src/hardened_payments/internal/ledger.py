@@ -6,9 +6,11 @@ import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import F
+from django.utils import timezone
 
 from hardened_payments.exceptions import (
     InsufficientFunds,
@@ -24,6 +26,14 @@ from hardened_rbac.models import Tenant
 logger = logging.getLogger(__name__)
 
 MAX_TRANSFER_ID_LENGTH = 200
+INSERT_COLUMNS = (
+    "tenant_id",
+    "transfer_id",
+    "description",
+    "content_digest",
+    "reverses_id",
+    "created_at",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +133,52 @@ def _lock_and_check(tenant: Tenant, legs: Sequence[Leg]) -> dict[int, int]:
     return deltas
 
 
+def _insert_transfer(
+    tenant: Tenant,
+    transfer_id: str,
+    description: str,
+    digest: str,
+    reverses: LedgerTransfer | None,
+) -> LedgerTransfer | None:
+    """Insert the journal row; ``None`` if the id is already taken.
+
+    ``ON CONFLICT DO NOTHING`` waits for a concurrent transaction holding the
+    same id and then yields to it, without a savepoint round trip.
+    """
+    transfer = LedgerTransfer(
+        tenant=tenant,
+        transfer_id=transfer_id,
+        description=description,
+        content_digest=digest,
+        reverses=reverses,
+        created_at=timezone.now(),
+    )
+    table = connection.ops.quote_name(LedgerTransfer._meta.db_table)
+    columns = ", ".join(INSERT_COLUMNS)
+    conflict = "tenant_id, transfer_id"
+    placeholders = ", ".join(["%s"] * len(INSERT_COLUMNS))
+    values: list[Any] = [
+        tenant.pk,
+        transfer_id,
+        description,
+        digest,
+        reverses.pk if reverses is not None else None,
+        connection.ops.adapt_datetimefield_value(transfer.created_at),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) "  # noqa: S608
+            f"ON CONFLICT ({conflict}) DO NOTHING RETURNING id",
+            values,
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    transfer.pk = row[0]
+    transfer._state.adding = False
+    return transfer
+
+
 def post(
     tenant: Tenant,
     transfer_id: str,
@@ -135,24 +191,13 @@ def post(
     digest = content_digest(legs, description, reverses)
 
     with transaction.atomic():
-        existing = _existing(tenant, transfer_id, digest)
-        if existing is not None:
+        transfer = _insert_transfer(tenant, transfer_id, description, digest, reverses)
+        if transfer is None:
+            existing = _existing(tenant, transfer_id, digest)
+            if existing is None:
+                raise InvalidTransfer("The transfer id could not be claimed.")
             return existing
         deltas = _lock_and_check(tenant, legs)
-        try:
-            with transaction.atomic():
-                transfer = LedgerTransfer.objects.create(
-                    tenant=tenant,
-                    transfer_id=transfer_id,
-                    description=description,
-                    content_digest=digest,
-                    reverses=reverses,
-                )
-        except IntegrityError:
-            raced = _existing(tenant, transfer_id, digest)
-            if raced is None:
-                raise
-            return raced
         LedgerEntry.objects.bulk_create(
             LedgerEntry(
                 transfer=transfer,

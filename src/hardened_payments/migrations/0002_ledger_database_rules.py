@@ -89,13 +89,14 @@ BEGIN
     ELSE
         transfer := NEW.id;
     END IF;
-    SELECT count(*) INTO legs FROM {ENTRY} WHERE transfer_id = transfer;
-    IF legs < 2 THEN
+    SELECT sum(n), min(currency) FILTER (WHERE total <> 0)
+      INTO legs, unbalanced
+      FROM (SELECT currency, sum(amount) AS total, count(*) AS n
+              FROM {ENTRY} WHERE transfer_id = transfer GROUP BY currency) AS g;
+    IF coalesce(legs, 0) < 2 THEN
         RAISE EXCEPTION 'hardened_payments: transfer % has fewer than two legs',
             transfer USING ERRCODE = 'check_violation';
     END IF;
-    SELECT currency INTO unbalanced FROM {ENTRY} WHERE transfer_id = transfer
-     GROUP BY currency HAVING sum(amount) <> 0 LIMIT 1;
     IF unbalanced IS NOT NULL THEN
         RAISE EXCEPTION 'hardened_payments: transfer % does not balance in %',
             transfer, unbalanced USING ERRCODE = 'check_violation';

@@ -503,3 +503,25 @@ def test_refusal_is_stored_in_the_audit_chain(port):
     assert (row.outcome, row.actor, row.target) == ("denied", "7", "api.test")
     assert row.data["error"] == "EgressAddressRefused"
     assert "s3cr3t" not in repr(row.data)
+
+
+def test_system_resolver_answer_for_localhost_is_refused(server, port):
+    client = EgressClient(
+        allowed_hosts=[f"localhost:{port}"], allowed_schemes=["http"], timeout=5
+    )
+
+    with pytest.raises(EgressAddressRefused, match="loopback"):
+        client.get(f"http://localhost:{port}/ok")
+
+    assert server.requests == []
+
+
+def test_system_resolver_addresses_are_tried_in_turn(server, port):
+    client = EgressClient(
+        allowed_hosts=[f"localhost:{port}"],
+        allowed_schemes=["http"],
+        permitted_networks=["127.0.0.0/8", "::1/128"],
+        timeout=5,
+    )
+
+    assert client.get(f"http://localhost:{port}/ok").body == b"hello"

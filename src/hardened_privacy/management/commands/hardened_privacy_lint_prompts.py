@@ -9,6 +9,7 @@ from hardened_privacy.prompts.lint import lint_prompts
 
 
 class Command(BaseCommand):
+    requires_system_checks: list[str] = []
     help = (
         "Check prompt templates for values outside delimiters, override "
         "instructions, secrets, variable mistakes and unversioned changes."

@@ -10,6 +10,7 @@ from hardened_privacy.review import record_review, review_status
 
 
 class Command(BaseCommand):
+    requires_system_checks: list[str] = []
     help = (
         "List migrations, auth gates and payment handlers changed since their "
         "recorded review, and fail until each change is recorded as reviewed."

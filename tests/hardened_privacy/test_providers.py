@@ -1,12 +1,18 @@
 import base64
 import os
+from typing import Any
 
 import pytest
 from django.test import override_settings
 
 from hardened_privacy.exceptions import DecryptionError, KeyProviderError
 from hardened_privacy.internal.providers import decode_key_material
-from hardened_privacy.keys import EnvironmentKeyProvider, FileKeyProvider
+from hardened_privacy.keys import (
+    EnvironmentKeyProvider,
+    FileKeyProvider,
+    read_secret,
+    read_secrets,
+)
 
 KEY = base64.b64encode(os.urandom(32)).decode()
 
@@ -90,3 +96,41 @@ def test_key_material_accepts_both_base64_alphabets():
     raw = bytes(range(250, 256)) * 5 + b"ab"
     assert decode_key_material(base64.b64encode(raw), "r") == raw
     assert decode_key_material(base64.urlsafe_b64encode(raw), "r") == raw
+
+
+def test_read_secret_for_settings_files(tmp_path, monkeypatch):
+    (tmp_path / "django-secret-key").write_text("current\n")
+    (tmp_path / "django-secret-key-old").write_text("previous\n")
+    files = {
+        "BACKEND": "hardened_privacy.keys.FileKeyProvider",
+        "OPTIONS": {"DIRECTORY": str(tmp_path)},
+    }
+    assert read_secret(files, "django-secret-key") == "current"
+    assert read_secrets(files, ["django-secret-key-old", "gone"], missing_ok=True) == [
+        "previous"
+    ]
+    with pytest.raises(KeyProviderError, match="cannot read"):
+        read_secrets(files, ["gone"])
+    monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_test_123")
+    env = {"BACKEND": "hardened_privacy.keys.EnvironmentKeyProvider"}
+    assert read_secret(env, "STRIPE_SECRET_KEY") == "sk_test_123"
+
+
+def test_read_secret_development_defaults_follow_explicit_environment(monkeypatch):
+    monkeypatch.delenv("DJANGO_SECRET_KEY", raising=False)
+    spec: dict[str, Any] = {
+        "BACKEND": "hardened_privacy.keys.EnvironmentKeyProvider",
+        "OPTIONS": {
+            "ENVIRONMENT": "production",
+            "DEVELOPMENT_DEFAULTS": {"DJANGO_SECRET_KEY": "dev"},
+        },
+    }
+    with pytest.raises(KeyProviderError, match="not set"):
+        read_secret(spec, "DJANGO_SECRET_KEY")
+    spec["OPTIONS"]["ENVIRONMENT"] = "development"
+    assert read_secret(spec, "DJANGO_SECRET_KEY") == "dev"
+
+
+def test_read_secret_refuses_non_providers():
+    with pytest.raises(KeyProviderError, match="is not a KeyProvider"):
+        read_secret({"BACKEND": "builtins.str"}, "x")

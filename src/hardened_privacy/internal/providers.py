@@ -100,14 +100,19 @@ class EnvironmentKeyProvider(LocalKeyProvider):
     ``OPTIONS`` may set ``PREFIX``, prepended to every reference, and
     ``DEVELOPMENT_DEFAULTS``, values used when a variable is unset; those are
     honoured only while ``HARDENED_PRIVACY_ENVIRONMENT`` is ``development``
-    or ``test``, and a deploy check reports them.
+    or ``test`` (or ``OPTIONS["ENVIRONMENT"]``, for use in settings files),
+    and a deploy check reports them.
     """
+
+    def _in_development(self) -> bool:
+        environment = self.options.get("ENVIRONMENT") or app_settings.ENVIRONMENT
+        return environment in DEVELOPMENT_ENVIRONMENTS
 
     def get_secret(self, reference: str) -> bytes:
         name = str(self.options.get("PREFIX", "")) + reference
         value = os.environ.get(name)
         defaults = self.options.get("DEVELOPMENT_DEFAULTS") or {}
-        if not value and app_settings.ENVIRONMENT in DEVELOPMENT_ENVIRONMENTS:
+        if not value and name in defaults and self._in_development():
             value = defaults.get(name)
         if not value:
             raise KeyProviderError(

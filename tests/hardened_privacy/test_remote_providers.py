@@ -1,0 +1,196 @@
+"""Remote key providers, against stand-ins for services out of reach.
+
+Vault tests run against ``vault_standin`` (a local HTTP stand-in the test
+starts); AWS tests run against moto's in-process KMS and Secrets Manager.
+"""
+
+import os
+import socket
+
+import boto3
+import pytest
+from django.test import override_settings
+from moto import mock_aws
+
+from hardened_privacy.exceptions import (
+    DecryptionError,
+    KeyProviderError,
+    KeyProviderUnavailable,
+)
+from hardened_privacy.keys import (
+    AwsKmsKeyProvider,
+    VaultTransitKeyProvider,
+    read_secret,
+)
+from tests.hardened_privacy.testapp.models import Patient
+from tests.hardened_privacy.vault_standin import TOKEN, VaultStandIn
+
+
+@pytest.fixture
+def vault(monkeypatch):
+    monkeypatch.setenv("VAULT_TOKEN", TOKEN)
+    with VaultStandIn() as standin:
+        yield standin
+
+
+def vault_provider(vault, **options):
+    return VaultTransitKeyProvider("vault", URL=vault.url, TIMEOUT=1, **options)
+
+
+def closed_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_vault_wraps_and_unwraps_data_keys(vault):
+    """Vault stand-in: wrap then unwrap returns the data key."""
+    provider = vault_provider(vault)
+    data_key = os.urandom(32)
+    wrapped = provider.wrap_data_key("test/v1", "app-key", data_key)
+    assert wrapped.startswith(b"vault:v1:")
+    assert provider.unwrap_data_key("test/v1", "app-key", wrapped) == data_key
+
+
+def test_vault_binds_wrapped_key_to_key_id(vault):
+    """Vault stand-in: a wrapped key presented under another key id fails."""
+    provider = vault_provider(vault)
+    wrapped = provider.wrap_data_key("test/v1", "app-key", os.urandom(32))
+    with pytest.raises(DecryptionError, match="refused to unwrap"):
+        provider.unwrap_data_key("test/v2", "app-key", wrapped)
+    with pytest.raises(DecryptionError):
+        provider.unwrap_data_key("test/v1", "app-key", wrapped[:-4] + b"AAAA")
+
+
+def test_vault_wrong_token_is_refused(vault, monkeypatch):
+    """Vault stand-in: a bad token is a provider error, not a decryption."""
+    monkeypatch.setenv("VAULT_TOKEN", "s.wrong")
+    with pytest.raises(KeyProviderError, match="Forbidden"):
+        vault_provider(vault).wrap_data_key("test/v1", "app-key", os.urandom(32))
+
+
+def test_vault_timeout_is_unavailable(vault):
+    """Vault stand-in: an answer slower than the timeout fails closed."""
+    vault.delay = 2.5
+    with pytest.raises(KeyProviderUnavailable, match="did not answer"):
+        vault_provider(vault).wrap_data_key("test/v1", "app-key", os.urandom(32))
+
+
+def test_vault_gone_is_unavailable(monkeypatch):
+    """No Vault at all: the provider reports it unavailable."""
+    monkeypatch.setenv("VAULT_TOKEN", TOKEN)
+    provider = VaultTransitKeyProvider(
+        "vault", URL=f"http://127.0.0.1:{closed_port()}", TIMEOUT=1
+    )
+    with pytest.raises(KeyProviderUnavailable):
+        provider.get_secret("site#SECRET_KEY")
+
+
+def test_vault_reads_kv_secrets(vault):
+    """Vault stand-in: KV v2 secrets, with missing fields refused."""
+    vault.kv["site"] = {"SECRET_KEY": "from-vault", "empty": ""}
+    provider = vault_provider(vault)
+    assert provider.get_secret("site#SECRET_KEY") == b"from-vault"
+    with pytest.raises(KeyProviderError, match="no field"):
+        provider.get_secret("site#empty")
+    with pytest.raises(KeyProviderError, match="path#field"):
+        provider.get_secret("site")
+
+
+def test_vault_needs_url_and_token(monkeypatch):
+    monkeypatch.delenv("VAULT_TOKEN", raising=False)
+    with pytest.raises(KeyProviderError, match="URL"):
+        VaultTransitKeyProvider("vault").get_secret("a#b")
+    with pytest.raises(KeyProviderError, match="no Vault token"):
+        VaultTransitKeyProvider("vault", URL="http://x").get_secret("a#b")
+
+
+@pytest.mark.django_db
+def test_encrypted_fields_work_through_vault(vault):
+    """Vault stand-in: a model saved and loaded with a Vault master key."""
+    providers = {
+        "vault": {
+            "BACKEND": "hardened_privacy.keys.VaultTransitKeyProvider",
+            "OPTIONS": {"URL": vault.url, "TIMEOUT": 1},
+        }
+    }
+    keys = {"development/vault-1": {"PROVIDER": "vault", "REFERENCE": "app-key"}}
+    with override_settings(
+        HARDENED_PRIVACY_KEY_PROVIDERS=providers,
+        HARDENED_PRIVACY_KEYS=keys,
+        HARDENED_PRIVACY_ACTIVE_KEY="development/vault-1",
+    ):
+        for index in range(5):
+            Patient.objects.create(name=str(index), note=f"secret {index}")
+        notes = sorted(p.note for p in Patient.objects.all())
+    assert notes == [f"secret {i}" for i in range(5)]
+    encrypt_calls = [r for r in vault.requests if "/encrypt/" in r]
+    assert len(encrypt_calls) == 1
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    with mock_aws():
+        kms = boto3.client("kms", region_name="eu-west-1")
+        key = kms.create_key()["KeyMetadata"]["KeyId"]
+        secrets = boto3.client("secretsmanager", region_name="eu-west-1")
+        secrets.create_secret(Name="site/django", SecretString="plain-secret")
+        secrets.create_secret(
+            Name="site/stripe", SecretString='{"secret_key": "sk_test_abc"}'
+        )
+        yield key
+
+
+def test_kms_wraps_and_unwraps(aws):
+    """moto KMS: wrap then unwrap returns the data key."""
+    provider = AwsKmsKeyProvider("kms", REGION="eu-west-1")
+    data_key = os.urandom(32)
+    wrapped = provider.wrap_data_key("test/kms-1", aws, data_key)
+    assert data_key not in wrapped
+    assert provider.unwrap_data_key("test/kms-1", aws, wrapped) == data_key
+
+
+def test_kms_binds_to_key_id(aws):
+    """moto KMS: the encryption context binds the data key to its key id."""
+    provider = AwsKmsKeyProvider("kms", REGION="eu-west-1")
+    wrapped = provider.wrap_data_key("test/kms-1", aws, os.urandom(32))
+    with pytest.raises(DecryptionError, match="KMS refused"):
+        provider.unwrap_data_key("test/other", aws, wrapped)
+
+
+def test_kms_unknown_key_is_provider_error(aws):
+    """moto KMS: a key that does not exist is a configuration problem."""
+    provider = AwsKmsKeyProvider("kms", REGION="eu-west-1")
+    with pytest.raises(KeyProviderError, match="NotFoundException"):
+        provider.wrap_data_key("test/kms-1", "alias/missing", os.urandom(32))
+
+
+def test_kms_unreachable_is_unavailable(monkeypatch):
+    """No KMS endpoint answering: the provider reports it unavailable."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    provider = AwsKmsKeyProvider(
+        "kms",
+        REGION="eu-west-1",
+        ENDPOINT_URL=f"http://127.0.0.1:{closed_port()}",
+        TIMEOUT=1,
+    )
+    with pytest.raises(KeyProviderUnavailable, match="did not answer"):
+        provider.wrap_data_key("test/kms-1", "k", os.urandom(32))
+
+
+def test_secrets_manager_secrets_and_site_settings(aws):
+    """moto Secrets Manager: plain and JSON secrets for settings files."""
+    spec = {
+        "BACKEND": "hardened_privacy.keys.AwsKmsKeyProvider",
+        "OPTIONS": {"REGION": "eu-west-1"},
+    }
+    assert read_secret(spec, "site/django") == "plain-secret"
+    assert read_secret(spec, "site/stripe#secret_key") == "sk_test_abc"
+    with pytest.raises(KeyProviderError, match="no field"):
+        read_secret(spec, "site/stripe#publishable")
+    with pytest.raises(KeyProviderError, match="ResourceNotFoundException"):
+        read_secret(spec, "site/missing")

@@ -179,3 +179,55 @@ class Grant(models.Model):
             pk=self.membership_id
         )
         return bool(role_tenant == membership_tenant)
+
+
+class AgentToolApproval(models.Model):
+    """A person's decision on one agent tool call, usable once.
+
+    The call is pinned by tool name and the SHA-256 of its validated
+    arguments, so an approval cannot be spent on other arguments, by another
+    user, in another tenant, after it expires, or twice.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting for a person")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Rejected")
+
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.CASCADE, related_name="agent_tool_approvals"
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="agent_tool_approvals",
+    )
+    tool = models.CharField(max_length=100)
+    side_effect = models.CharField(max_length=10)
+    arguments = models.JSONField(default=dict)
+    arguments_sha256 = models.CharField(max_length=64)
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.PENDING
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(
+                fields=["tenant", "status"], name="hardened_rbac_approval_status"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tool} for {self.requested_by_id} ({self.status})"

@@ -4,9 +4,12 @@ import ipaddress
 import re
 from typing import Any
 
+from django import forms
+from django.apps import apps
 from django.core.checks import CheckMessage, Error
 
 from hardened_payments.conf import app_settings
+from hardened_payments.internal.currencies import EXPONENTS
 
 E001_MSG = "HARDENED_PAYMENTS_DEFAULT_CURRENCY must be an ISO 4217 code."
 E002_MSG = "HARDENED_PAYMENTS_IDEMPOTENCY_KEY_TTL must be a positive integer."
@@ -16,6 +19,20 @@ E005_MSG = "HARDENED_PAYMENTS_WEBHOOK_ALLOWED_IPS must list IP addresses or netw
 E006_MSG = "HARDENED_PAYMENTS_WEBHOOK_MAX_BODY_BYTES must be a positive integer."
 E007_MSG = "HARDENED_PAYMENTS_WEBHOOK_MAX_ATTEMPTS must be a positive integer."
 E008_MSG = "HARDENED_PAYMENTS_STRIPE_API_KEY must be a Stripe secret or restricted key."
+
+E009_MSG = (
+    "HARDENED_PAYMENTS_REFUND_STEP_UP_ABOVE must map ISO 4217 codes to "
+    "non-negative integers of minor units."
+)
+E010_MSG = (
+    "%s looks like it stores card data; card numbers must never reach the server."
+)
+
+_CARD_FIELD = re.compile(
+    r"(^|_)(card_?(number|num|no|code|cvc|cvv|exp\w*)|cc_?(number|num|no)|"
+    r"pan|cvv2?|cvc2?|csc|security_?code|expiry(_date)?|exp_(month|year))$",
+    re.IGNORECASE,
+)
 
 _CURRENCY_CODE = re.compile(r"^[A-Z]{3}$")
 
@@ -96,6 +113,56 @@ def check_stripe_api_key(**kwargs: Any) -> list[CheckMessage]:
     )
 
 
+def check_refund_step_up_above(**kwargs: Any) -> list[CheckMessage]:
+    value = app_settings.REFUND_STEP_UP_ABOVE
+    if isinstance(value, dict) and all(
+        isinstance(code, str)
+        and code in EXPONENTS
+        and type(limit) is int
+        and limit >= 0
+        for code, limit in value.items()
+    ):
+        return []
+    return _error(E009_MSG, "For example {'USD': 10000} for 100.00 dollars.", 9)
+
+
+def _form_classes() -> list[type[forms.BaseForm]]:
+    found: list[type[forms.BaseForm]] = []
+    pending: list[type[forms.BaseForm]] = [forms.BaseForm]
+    while pending:
+        cls = pending.pop()
+        for sub in cls.__subclasses__():
+            found.append(sub)
+            pending.append(sub)
+    return found
+
+
+def check_no_card_data_fields(**kwargs: Any) -> list[CheckMessage]:
+    """Fail on model or form fields whose names say they hold card data."""
+    errors: list[CheckMessage] = []
+    for model in apps.get_models():
+        for field in model._meta.get_fields():
+            if _CARD_FIELD.search(field.name):
+                label = f"{model._meta.label}.{field.name}"
+                errors.append(_card_error(label, model))
+    for form in _form_classes():
+        for name in getattr(form, "base_fields", {}):
+            if _CARD_FIELD.search(name):
+                label = f"{form.__module__}.{form.__qualname__}.{name}"
+                errors.append(_card_error(label, form))
+    return errors
+
+
+def _card_error(label: str, obj: object) -> CheckMessage:
+    return Error(
+        E010_MSG % label,
+        hint="Collect cards with Stripe Elements or Checkout and keep only "
+        "the provider's token (pm_..., pi_...).",
+        obj=obj,
+        id="hardened_payments.E010",
+    )
+
+
 ALL_CHECKS = [
     check_default_currency,
     check_idempotency_key_ttl,
@@ -105,4 +172,6 @@ ALL_CHECKS = [
     check_webhook_max_body_bytes,
     check_webhook_max_attempts,
     check_stripe_api_key,
+    check_refund_step_up_above,
+    check_no_card_data_fields,
 ]

@@ -71,5 +71,14 @@ class PaymentsSettings:
         """How many times a failing event handler is tried before giving up."""
         return self._get("WEBHOOK_MAX_ATTEMPTS", 5)  # type: ignore[return-value]
 
+    @property
+    def REFUND_STEP_UP_ABOVE(self) -> dict[str, int]:
+        """Per currency, refunds above this many minor units need step-up.
+
+        A currency that is not listed needs step-up for every refund.
+        """
+        default = {"USD": 10000, "EUR": 10000, "GBP": 10000}
+        return self._get("REFUND_STEP_UP_ABOVE", default)  # type: ignore[return-value]
+
 
 app_settings = PaymentsSettings()

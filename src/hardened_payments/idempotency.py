@@ -5,7 +5,8 @@ A view wrapped in :func:`idempotent` needs an authenticated user and an
 of the request (method, path and canonical body): a retry gets the stored
 response with ``Idempotent-Replayed: true``, the same key on a different
 request gets 422, and a repeat while the first is still running gets 409.
-Responses with a 5xx status and exceptions release the key. Keys expire after
+Exceptions and answers a retry may change (5xx, 401, 403, 404, 409, 429 and
+the like) release the key instead of being stored. Keys expire after
 ``HARDENED_PAYMENTS_IDEMPOTENCY_KEY_TTL`` seconds;
 ``manage.py hardened_payments_purge_idempotency_keys`` removes them.
 """
@@ -22,6 +23,9 @@ from hardened_payments.internal import idempotency as _idempotency
 
 ViewFunc = TypeVar("ViewFunc", bound=Callable[..., HttpResponse])
 
+# Answers a retry may change (not logged in, step-up missing, not found,
+# rate limited): the key is released instead of storing them.
+RETRYABLE = frozenset({401, 403, 404, 408, 409, 425, 429})
 SERVER_ERROR = 500
 
 
@@ -63,7 +67,9 @@ def idempotent(view: ViewFunc) -> ViewFunc:
         except BaseException:
             _idempotency.release(claimed)
             raise
-        if response.status_code >= SERVER_ERROR or response.streaming:
+
+        status = response.status_code
+        if status >= SERVER_ERROR or status in RETRYABLE or response.streaming:
             _idempotency.release(claimed)
         else:
             _idempotency.complete(claimed, response)

@@ -7,6 +7,9 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from hardened_auth.conf import app_settings as auth_settings
+from hardened_auth.stepup import step_up_response, verified_within
+from hardened_payments.conf import app_settings
 from hardened_payments.exceptions import (
     InsufficientFunds,
     PaymentDeclined,
@@ -102,7 +105,7 @@ def create_charge(request: HttpRequest, tenant_slug: str) -> HttpResponse:
 def create_refund(
     request: HttpRequest, tenant_slug: str, payment_id: int
 ) -> HttpResponse:
-    """Refund part or all of a captured payment."""
+    """Refund part or all of a captured payment; large ones need step-up."""
     tenant = _tenant_for(request, tenant_slug)
     payment = Payment.objects.filter(tenant=tenant, pk=payment_id).first()
     if payment is None:
@@ -111,6 +114,11 @@ def create_refund(
         amount = money_from(json_body(request), payment.currency)
     except BadRequest as exc:
         return _error(400, "bad_request", str(exc))
+
+    limit = app_settings.REFUND_STEP_UP_ABOVE.get(amount.currency)
+    needs_step_up = limit is None or amount.amount > limit
+    if needs_step_up and not verified_within(request, auth_settings.STEP_UP_MAX_AGE):
+        return step_up_response(request)
 
     try:
         refund = flows.refund(

@@ -64,6 +64,14 @@ CASES: list[tuple] = [
         checks.E007_MSG,
     ),
     (
+        checks.check_refund_step_up_above,
+        "REFUND_STEP_UP_ABOVE",
+        [[], {"usd": 1}, {"USD": -1}, {"USD": 1.5}, {"XXX": 1}, {"USD": "100"}],
+        [{}, {"USD": 0}, {"JPY": 10000, "KWD": 100000}],
+        "E009",
+        checks.E009_MSG,
+    ),
+    (
         checks.check_stripe_api_key,
         "STRIPE_API_KEY",
         ["pk_test_123", "secret", None],
@@ -108,3 +116,76 @@ def test_defaults_pass(check):
 def test_every_check_is_registered():
     registered = django_checks.registry.registry.get_checks()
     assert set(checks.ALL_CHECKS) <= set(registered)
+
+
+def test_models_with_card_fields_fail(monkeypatch):
+    from django.db import models
+    from django.test.utils import isolate_apps
+
+    with isolate_apps("hardened_payments") as registry:
+
+        class Customer(models.Model):
+            name = models.CharField(max_length=10)
+            card_number = models.CharField(max_length=19)
+            cvc = models.CharField(max_length=4)
+
+            class Meta:
+                app_label = "hardened_payments"
+
+            def __str__(self):
+                return self.name
+
+        monkeypatch.setattr(checks, "apps", registry)
+        messages = checks.check_no_card_data_fields()
+
+    assert [m.id for m in messages] == ["hardened_payments.E010"] * 2
+    assert [m.msg for m in messages] == [
+        checks.E010_MSG % "hardened_payments.Customer.card_number",
+        checks.E010_MSG % "hardened_payments.Customer.cvc",
+    ]
+    assert all(m.obj is Customer for m in messages)
+
+
+def test_forms_with_card_fields_fail():
+    import gc
+
+    from django import forms
+
+    class CheckoutForm(forms.Form):
+        email = forms.EmailField()
+        exp_month = forms.IntegerField()
+
+    messages = checks.check_no_card_data_fields()
+    assert [m.id for m in messages] == ["hardened_payments.E010"]
+    label = f"{__name__}.test_forms_with_card_fields_fail.<locals>.CheckoutForm"
+    assert messages[0].msg == checks.E010_MSG % f"{label}.exp_month"
+
+    del CheckoutForm, messages
+    gc.collect()
+    assert checks.check_no_card_data_fields() == []
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "card_number",
+        "cardnumber",
+        "cc_num",
+        "cvv",
+        "cvc2",
+        "pan",
+        "expiry",
+        "exp_year",
+        "security_code",
+        "billing_card_exp",
+    ],
+)
+def test_card_field_names_are_recognised(name):
+    assert checks._CARD_FIELD.search(name)
+
+
+@pytest.mark.parametrize(
+    "name", ["company", "expires_at", "span", "capacity", "card_token", "pm_id"]
+)
+def test_ordinary_field_names_pass(name):
+    assert not checks._CARD_FIELD.search(name)

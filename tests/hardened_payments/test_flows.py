@@ -219,3 +219,58 @@ def test_a_3ds_payment_answers_202_with_the_client_secret(
     assert body["client_secret"].startswith(body["provider_id"])
     assert Payment.objects.get().status == Payment.Status.REQUIRES_ACTION
     assert LedgerTransfer.objects.count() == 0
+
+
+def _verify_second_factor(client, user):
+    from django.conf import settings as django_settings
+    from django.test import RequestFactory
+
+    from hardened_auth.stepup import mark_second_factor_verified
+
+    request = RequestFactory().get("/")
+    request.session = client.session
+    request.user = user
+    mark_second_factor_verified(request)
+    request.session.save()
+    client.cookies[django_settings.SESSION_COOKIE_NAME] = request.session.session_key
+
+
+@pytest.mark.parametrize(
+    ("currency", "amount", "needs_step_up"),
+    [("USD", 10000, False), ("USD", 10001, True), ("JPY", 1, True)],
+)
+def test_large_refunds_need_a_recent_second_factor(
+    client, tenant, member, stripe_standin, currency, amount, needs_step_up
+):
+    """Uses the local Stripe stand-in server in place of Stripe's API."""
+    client.force_login(member.user)
+    payment = flows.record_payment(
+        tenant,
+        member.user,
+        ProviderPayment(id="pi_big", status="succeeded", amount=Money(50000, currency)),
+        idempotency_key="k",
+    )
+    url = reverse("hardened_payments:refund", args=[tenant.slug, payment.pk])
+
+    def post():
+        return client.post(
+            url,
+            data=json.dumps({"amount": amount}),
+            content_type="application/json",
+            HTTP_ACCEPT="application/json",
+            HTTP_IDEMPOTENCY_KEY="big-refund",
+        )
+
+    first = post()
+    if not needs_step_up:
+        assert first.status_code == 201
+        return
+    assert first.status_code == 401
+    assert first.json() == {"error": "step_up_required"}
+    assert stripe_standin.requests == []
+    assert Refund.objects.count() == 0
+
+    _verify_second_factor(client, member.user)
+    second = post()
+    assert second.status_code == 201
+    assert len(stripe_standin.created("/v1/refunds")) == 1

@@ -14,16 +14,18 @@ class HardenedRbacConfig(AppConfig):
 
         from hardened_rbac import checks as rbac_checks
         from hardened_rbac import tenancy
-        from hardened_rbac.internal import rls, signals
+        from hardened_rbac.internal import invalidation, rls, signals
 
         checks.register(rbac_checks.check_reserved_slugs, checks.Tags.security)
         checks.register(rbac_checks.check_tenant_source, checks.Tags.security)
         checks.register(rbac_checks.check_unscoped_models, checks.Tags.security)
         checks.register(rbac_checks.check_views_without_policy, checks.Tags.security)
+        checks.register(rbac_checks.check_decision_cache, checks.Tags.security)
         checks.register(
             rbac_checks.check_rls_role, checks.Tags.security, checks.Tags.database
         )
         signals.connect()
+        invalidation.connect()
         connection_created.connect(rls.install, dispatch_uid="hardened_rbac_rls")
         m2m_changed.connect(
             tenancy.m2m_stays_in_tenant, dispatch_uid="hardened_rbac_m2m_tenant"

@@ -195,3 +195,23 @@ def check_views_without_policy(**kwargs: Any) -> list[CheckMessage]:
             )
         )
     return messages
+
+
+E008_MSG = "HARDENED_RBAC_DECISION_CACHE must name a cache in CACHES."
+E009_MSG = "HARDENED_RBAC_DECISION_CACHE_TIMEOUT must be a positive number of seconds."
+
+
+def check_decision_cache(**kwargs: Any) -> list[CheckMessage]:
+    from django.conf import settings
+
+    messages: list[CheckMessage] = []
+    if app_settings.DECISION_CACHE not in settings.CACHES:
+        messages.append(
+            Error(E008_MSG, hint="The default is 'default'.", id="hardened_rbac.E008")
+        )
+    timeout = app_settings.DECISION_CACHE_TIMEOUT
+    if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout <= 0:
+        messages.append(
+            Error(E009_MSG, hint="The default is 300.", id="hardened_rbac.E009")
+        )
+    return messages

@@ -54,11 +54,41 @@ class RbacSettings:
         return self._get("UNSCOPED_MODELS", ())  # type: ignore[return-value]
 
     @property
+    def AGENT_MAX_ARGUMENT_BYTES(self) -> int:
+        """Largest agent tool call, as canonical JSON of its arguments."""
+        return self._get("AGENT_MAX_ARGUMENT_BYTES", 8192)  # type: ignore[return-value]
+
+    @property
+    def AGENT_RATE_LIMIT_CACHE(self) -> str:
+        """Cache alias counting agent tool calls per user and per tenant."""
+        return self._get("AGENT_RATE_LIMIT_CACHE", "default")  # type: ignore[return-value]
+
+    @property
+    def AGENT_APPROVAL_TTL(self) -> int:
+        """Seconds an agent tool approval request stays usable."""
+        return self._get("AGENT_APPROVAL_TTL", 900)  # type: ignore[return-value]
+
+    @property
+    def PUBLIC_ROUTES(self) -> Sequence[str]:
+        """URL names or path patterns the site marks public for the inventory."""
+        return self._get("PUBLIC_ROUTES", ())  # type: ignore[return-value]
+
+    @property
     def POLICY_EXEMPT_MODULES(self) -> Sequence[str]:
         """Modules whose views ``PolicyRequiredMiddleware`` lets through."""
         return self._get(  # type: ignore[return-value]
             "POLICY_EXEMPT_MODULES", DEFAULT_POLICY_EXEMPT_MODULES
         )
+
+    @property
+    def DECISION_CACHE(self) -> str:
+        """Cache alias holding decisions and their versions."""
+        return self._get("DECISION_CACHE", "default")  # type: ignore[return-value]
+
+    @property
+    def DECISION_CACHE_TIMEOUT(self) -> int:
+        """Seconds a cached decision lives; also bounds a missed invalidation."""
+        return self._get("DECISION_CACHE_TIMEOUT", 300)  # type: ignore[return-value]
 
 
 app_settings = RbacSettings()

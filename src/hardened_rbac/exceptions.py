@@ -29,3 +29,71 @@ class PolicyMissing(PermissionDenied):
 
 class PolicyConflict(ImproperlyConfigured):
     """Raised when two policies are declared for one action and resource."""
+
+
+class AgentToolConflict(ImproperlyConfigured):
+    """Raised when two agent tools are registered under one name."""
+
+
+class AgentToolRefused(PermissionDenied):
+    """Raised when the agent tool gateway refuses a call; subclasses say why."""
+
+    reason = "refused"
+
+
+class UnknownAgentTool(AgentToolRefused):
+    """Raised when an agent asks for a tool that is not registered."""
+
+    reason = "unknown_tool"
+
+
+class AgentToolNotAllowed(AgentToolRefused):
+    """Raised when the acting user's policy does not allow the tool here."""
+
+    reason = "policy_denied"
+
+
+class AgentToolArgumentsInvalid(AgentToolRefused):
+    """Raised when a call's arguments are malformed, oversized or hostile."""
+
+    reason = "invalid_arguments"
+
+
+class AgentToolObjectNotFound(AgentToolRefused):
+    """Raised when an argument names an object the user may not act on."""
+
+    reason = "object_refused"
+
+
+class AgentToolRateLimited(AgentToolRefused):
+    """Raised when a tool's per-user or per-tenant rate is used up."""
+
+    reason = "rate_limited"
+
+
+class AgentToolLimiterUnavailable(AgentToolRateLimited):
+    """Raised when the rate limit cache cannot count, so the call is refused."""
+
+    reason = "limiter_unavailable"
+
+
+class AgentToolApprovalRequired(AgentToolRefused):
+    """Raised when a call waits for a person; ``approval_id`` names the request."""
+
+    reason = "approval_required"
+
+    def __init__(self, message: str, approval_id: int) -> None:
+        super().__init__(message)
+        self.approval_id = approval_id
+
+
+class AgentToolApprovalInvalid(AgentToolRefused):
+    """Raised when an approval is missing, not granted, used, expired or other."""
+
+    reason = "approval_invalid"
+
+
+class AgentToolCapabilityDenied(AgentToolRefused):
+    """Raised when a tool runs a command or opens a connection it was not granted."""
+
+    reason = "capability_denied"

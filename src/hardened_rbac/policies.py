@@ -20,6 +20,7 @@ from typing import Any
 
 from django.db import models
 
+from hardened_rbac.internal.decisions import cached_is_allowed
 from hardened_rbac.internal.policy import (
     Decision,
     Policy,
@@ -36,6 +37,7 @@ from hardened_rbac.internal.rules import (
     GroupMember,
     HasPermission,
     IsCreator,
+    ObjectPermission,
     Participant,
     Rule,
     Verdict,
@@ -48,6 +50,7 @@ __all__ = [
     "GroupMember",
     "HasPermission",
     "IsCreator",
+    "ObjectPermission",
     "Participant",
     "Policy",
     "Rule",
@@ -75,7 +78,9 @@ def authorize(user: Any, action: str, obj: models.Model) -> Decision:
 
 
 def is_allowed(user: Any, action: str, obj: models.Model) -> bool:
-    return decide(user, action, obj).allowed
+    """Like ``authorize(...).allowed``, answered from the decision cache."""
+    get_policy(action, type(obj))
+    return cached_is_allowed(user, action, obj)
 
 
 def allowed(

@@ -6,8 +6,9 @@ policy for every user (and an anonymous visitor) in every tenant.
 """
 
 import pytest
-from django.contrib.auth.models import AnonymousUser, Permission
+from django.contrib.auth.models import AnonymousUser, Group, Permission
 from django.db import transaction
+from guardian.shortcuts import assign_perm
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -19,11 +20,13 @@ from tests.factories import TenantFactory, UserFactory
 from tests.hardened_rbac.testapp.models import (
     Conversation,
     DirectMessage,
+    Document,
     FeedPost,
     Follow,
     GroupMembership,
     GroupPost,
     Project,
+    Sheet,
     SocialGroup,
 )
 
@@ -56,6 +59,11 @@ world = st.fixed_dictionaries(
         ),
         "messages": st.lists(st.tuples(st.integers(0, 2), user_ix), max_size=4),
         "projects": st.lists(st.tuples(tenant_ix, user_ix), max_size=4),
+        "documents": st.lists(tenant_ix, max_size=3),
+        "shares": st.lists(
+            st.tuples(st.integers(0, 2), user_ix, st.booleans(), st.booleans()),
+            max_size=5,
+        ),
     }
 )
 
@@ -69,6 +77,8 @@ CHECKED = [
     ("view", Conversation),
     ("view", DirectMessage),
     ("edit", Project),
+    ("view", Document),
+    ("view", Sheet),
 ]
 
 
@@ -122,6 +132,22 @@ def _build(spec, users, tenants):
     for t, u in spec["projects"]:
         with use_tenant(tenants[t]):
             Project.objects.create(name="p", owner=users[u])
+    documents, sheets = [], []
+    for t in spec["documents"]:
+        with use_tenant(tenants[t]):
+            documents.append(Document.objects.create(title="d"))
+            sheets.append(Sheet.objects.create(title="s"))
+    for d, u, via_group, on_sheet in spec["shares"]:
+        if d >= len(documents):
+            continue
+        target = sheets[d] if on_sheet else documents[d]
+        perm = "view_sheet" if on_sheet else "view_document"
+        if via_group:
+            group, _ = Group.objects.get_or_create(name=f"group-{u}")
+            users[u].groups.add(group)
+            assign_perm(perm, group, target)
+        else:
+            assign_perm(perm, users[u], target)
 
 
 @settings(

@@ -2,6 +2,7 @@ from django.http import HttpRequest, JsonResponse
 from django.urls import path, reverse
 
 from hardened_rbac.decorators import policy_exempt, policy_required
+from hardened_rbac.etags import versioned_etag
 from hardened_rbac.tenancy import current_tenant
 from tests.hardened_rbac.testapp.models import FeedPost, Project
 
@@ -32,6 +33,13 @@ def feed_post(request: HttpRequest, post_id: str) -> JsonResponse:
     return JsonResponse({"body": request.policy_object.body})  # type: ignore[attr-defined]
 
 
+@versioned_etag
+@policy_required("view", FeedPost)
+def feed_etag(request: HttpRequest) -> JsonResponse:
+    posts = request.policy_queryset.order_by("pk")  # type: ignore[attr-defined]
+    return JsonResponse({"posts": [p.body for p in posts]})
+
+
 @policy_exempt(reason="health probe shows nothing private")
 def health(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"ok": True})
@@ -39,6 +47,7 @@ def health(request: HttpRequest) -> JsonResponse:
 
 urlpatterns = [
     path("feed/", feed, name="rbac-feed"),
+    path("cached-feed/", feed_etag, name="rbac-feed-etag"),
     path("feed/<str:post_id>/", feed_post, name="rbac-feed-post"),
     path("health/", health, name="rbac-health"),
     path("whoami/", whoami, name="rbac-whoami"),

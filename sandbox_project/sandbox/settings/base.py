@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "hardened_privacy",
     "hardened_auth",
     "hardened_rbac",
+    "guardian",
     "hardened_payments",
     "demo",
 ]
@@ -43,7 +44,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "hardened_rbac.middleware.TenantMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    "hardened_auth.middleware.SessionBindingMiddleware",
     "hardened_auth.middleware.RateLimitMiddleware",
     "hardened_auth.middleware.SecondFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -111,7 +114,11 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
     "allauth.account.auth_backends.AuthenticationBackend",
     "django_otp_webauthn.backends.WebAuthnBackend",
+    "hardened_rbac.backends.TenantRoleBackend",
+    "guardian.backends.ObjectPermissionBackend",
 ]
+# django-guardian: object permissions; no anonymous user row is created.
+ANONYMOUS_USER_NAME = None
 OTP_WEBAUTHN_RP_ID = os.environ.get("OTP_WEBAUTHN_RP_ID", "localhost")
 OTP_WEBAUTHN_RP_NAME = "django-hardened sandbox"
 OTP_WEBAUTHN_ALLOWED_ORIGINS = os.environ.get(
@@ -226,5 +233,15 @@ LOGGING = {
         "hardened_rbac.audit": {"handlers": ["audit_store"], "level": "INFO"},
         "hardened_payments.audit": {"handlers": ["audit_store"], "level": "INFO"},
         "hardened_privacy.audit": {"handlers": ["audit_store"], "level": "INFO"},
+        # Django's own handlers would bypass the masking filter.
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "django.server": {
+            "handlers": ["console"],
+            "level": "INFO",
+            "propagate": False,
+        },
     },
 }
+DEFAULT_EXCEPTION_REPORTER_FILTER = (
+    "hardened_privacy.masking.MaskingExceptionReporterFilter"
+)

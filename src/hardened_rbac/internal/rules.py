@@ -307,3 +307,66 @@ class AllOf(Rule):
         for rule in self.rules:
             combined &= rule.q(subject, model)
         return combined
+
+
+class ObjectPermission(Rule):
+    """django-guardian gave the user, or one of their groups, ``codename``.
+
+    With direct foreign-key permission tables (subclasses of guardian's
+    ``UserObjectPermissionBase`` and ``GroupObjectPermissionBase`` with a
+    ``content_object`` key) the filter is a plain key lookup; with guardian's
+    generic tables it matches the content type and the text primary key.
+    """
+
+    def __init__(self, codename: str) -> None:
+        self.codename = codename.rsplit(".", 1)[-1]
+
+    def describe(self) -> str:
+        return f"ObjectPermission({self.codename})"
+
+    def _sources(
+        self, subject: Subject, model: type[models.Model]
+    ) -> list[tuple[Any, str]]:
+        """Each permission table's matching rows and its object column."""
+        from django.contrib.contenttypes.models import ContentType
+        from guardian.utils import get_group_obj_perms_model, get_user_obj_perms_model
+
+        content_type = ContentType.objects.get_for_model(model)
+        sources: list[tuple[Any, str]] = []
+        user_table: Any = get_user_obj_perms_model(model)  # type: ignore[arg-type]
+        group_table: Any = get_group_obj_perms_model(model)  # type: ignore[arg-type]
+        for perms_model, holder in (
+            (user_table, {"user_id": subject.user_id}),
+            (group_table, {"group__user": subject.user_id}),
+        ):
+            rows = perms_model.objects.filter(
+                permission__codename=self.codename,
+                permission__content_type=content_type,
+                **holder,
+            )
+            if perms_model.objects.is_generic():
+                sources.append((rows.filter(content_type=content_type), "object_pk"))
+            else:
+                sources.append((rows, "content_object_id"))
+        return sources
+
+    def check(self, subject: Subject, obj: models.Model) -> Verdict:
+        if subject.is_member:
+            for rows, column in self._sources(subject, type(obj)):
+                value = str(obj.pk) if column == "object_pk" else obj.pk
+                if rows.filter(**{column: value}).exists():
+                    return self.verdict(True, "an object permission allows")
+        return self.verdict(False, "no object permission allows")
+
+    def q(self, subject: Subject, model: type[models.Model]) -> Q:
+        from django.db.models.functions import Cast
+
+        if not subject.is_member:
+            return NOTHING
+        combined = NOTHING
+        for rows, column in self._sources(subject, model):
+            if column == "object_pk":
+                rows = rows.annotate(hardened_object=Cast("object_pk", model._meta.pk))
+                column = "hardened_object"
+            combined |= Q(pk__in=rows.values(column))
+        return combined

@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.db import models
+from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
 from hardened_rbac.models import Tenant
 from hardened_rbac.tenancy import TenantScopedModel
@@ -89,3 +90,23 @@ class DirectMessage(TenantScopedModel):
     sender = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
     )
+
+
+class Document(TenantScopedModel):
+    """Shared by object permissions, with direct foreign-key permission tables."""
+
+    title = models.CharField(max_length=100)
+
+
+class DocumentUserObjectPermission(UserObjectPermissionBase):
+    content_object = models.ForeignKey(Document, on_delete=models.CASCADE)
+
+
+class DocumentGroupObjectPermission(GroupObjectPermissionBase):
+    content_object = models.ForeignKey(Document, on_delete=models.CASCADE)
+
+
+class Sheet(TenantScopedModel):
+    """Shared by object permissions through guardian's generic tables."""
+
+    title = models.CharField(max_length=100)

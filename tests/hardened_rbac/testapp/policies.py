@@ -38,3 +38,5 @@ p.declare(
     "rbac_testapp.Project",
     [p.AllOf(p.IsCreator("owner"), p.HasPermission("rbac_testapp.change_project"))],
 )
+p.declare("view", "rbac_testapp.Document", [p.ObjectPermission("view_document")])
+p.declare("view", "rbac_testapp.Sheet", [p.ObjectPermission("view_sheet")])

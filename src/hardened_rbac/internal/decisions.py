@@ -1,0 +1,93 @@
+"""Cached decisions, keyed under versions that signals replace.
+
+A decision is cached under the current version tokens of three scopes: the
+whole site (site-wide roles, guardian permissions), the tenant (its roles,
+and any change to one of its scoped rows) and the user (memberships, grants,
+groups, the account itself). Changing anything in a scope replaces its token
+with a new random one, so every decision cached under the old token is never
+read again. A token that the cache evicted is replaced too, never reset, so
+an eviction cannot bring an old namespace back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from typing import Any
+
+from django.core.cache import BaseCache, caches
+from django.db import models
+
+from hardened_rbac.conf import app_settings
+from hardened_rbac.internal.context import current_tenant
+
+logger = logging.getLogger(__name__)
+
+PREFIX = "hardened_rbac:v1"
+SITE = f"{PREFIX}:site"
+
+
+def _cache() -> BaseCache:
+    return caches[app_settings.DECISION_CACHE]
+
+
+def tenant_key(tenant_id: Any) -> str:
+    return f"{PREFIX}:tenant:{tenant_id}"
+
+
+def user_key(user_id: Any) -> str:
+    return f"{PREFIX}:user:{user_id}"
+
+
+def bump(*keys: str) -> None:
+    """Give each scope a new token; old decisions under it are never read."""
+    try:
+        _cache().set_many({key: uuid.uuid4().hex for key in keys}, timeout=None)
+    except Exception:
+        logger.exception("Could not invalidate cached decisions for %s", keys)
+
+
+def versions(tenant_id: Any, user_id: Any) -> tuple[str, str, str]:
+    keys = (SITE, tenant_key(tenant_id), user_key(user_id))
+    cache = _cache()
+    found = cache.get_many(keys)
+    if len(found) != len(keys):
+        for key in keys:
+            if key not in found:
+                cache.add(key, uuid.uuid4().hex, timeout=None)
+        found = cache.get_many(keys)
+    return (found.get(keys[0], ""), found.get(keys[1], ""), found.get(keys[2], ""))
+
+
+def decision_key(
+    scope: tuple[str, str, str], user_id: Any, action: str, obj: models.Model
+) -> str:
+    raw = "|".join((*scope, str(user_id), action, obj._meta.label_lower, str(obj.pk)))
+    return f"{PREFIX}:d:" + hashlib.sha256(raw.encode()).hexdigest()
+
+
+def cached_is_allowed(user: Any, action: str, obj: models.Model) -> bool:
+    """``decide(...).allowed``, remembered until a relevant version changes."""
+    from hardened_rbac.internal.policy import decide
+
+    tenant = current_tenant()
+    if tenant is None:
+        return False
+    if getattr(obj, "tenant_id", tenant.pk) != tenant.pk:
+        return decide(user, action, obj).allowed
+    user_id = user.pk if user is not None and user.is_authenticated else None
+    try:
+        key = decision_key(versions(tenant.pk, user_id), user_id, action, obj)
+        cached = _cache().get(key)
+    except Exception:
+        logger.warning("Decision cache unavailable; deciding without it")
+        return decide(user, action, obj).allowed
+    if cached is not None:
+        return bool(cached)
+    allowed = decide(user, action, obj).allowed
+    try:
+        _cache().set(key, allowed, timeout=app_settings.DECISION_CACHE_TIMEOUT)
+    except Exception:
+        logger.warning("Decision cache unavailable; decision not stored")
+    return allowed

@@ -276,20 +276,34 @@ def check_classification(**kwargs: Any) -> list[CheckMessage]:
 
 
 E060_MSG = "HARDENED_PRIVACY_PROMPT_DIRS must be a list of existing directories."
+E061_MSG = "HARDENED_PRIVACY_PROMPT_REQUIRE_LOCK must be True or False."
 
 
 def check_prompt_dirs(**kwargs: Any) -> list[CheckMessage]:
     from hardened_privacy.prompts.render import prompt_directories
 
+    messages: list[CheckMessage] = []
     value = getattr(settings, "HARDENED_PRIVACY_PROMPT_DIRS", [])
+    hint = None
     if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
         missing = [str(d) for d in prompt_directories(value) if not d.is_dir()]
-        if not missing:
-            return []
-        hint = "Missing: " + ", ".join(missing) + "."
+        if missing:
+            hint = "Missing: " + ", ".join(missing) + "."
     else:
         hint = "For example [BASE_DIR / 'prompts'] as strings."
-    return [Error(E060_MSG, hint=hint, id="hardened_privacy.E060")]
+    if hint is not None:
+        messages.append(Error(E060_MSG, hint=hint, id="hardened_privacy.E060"))
+    if not isinstance(
+        getattr(settings, "HARDENED_PRIVACY_PROMPT_REQUIRE_LOCK", True), bool
+    ):
+        messages.append(
+            Error(
+                E061_MSG,
+                hint="Leave it True so every rendered version is a recorded one.",
+                id="hardened_privacy.E061",
+            )
+        )
+    return messages
 
 
 E070_MSG = "HARDENED_PRIVACY_REVIEW_MANIFEST must be a non-empty file path."
@@ -345,3 +359,207 @@ def check_review(**kwargs: Any) -> list[CheckMessage]:
             )
         )
     return messages
+
+
+E020_MSG = "Debug or profiling tools are installed in a production deployment."
+E021_MSG = "DEBUG is on in a production deployment."
+W022_MSG = "No Content-Security-Policy is configured."
+E023_MSG = "The first password hasher is weaker than the minimum."
+W024_MSG = "SECRET_KEY_FALLBACKS has kept a retired key longer than allowed."
+W025_MSG = "Some log handlers do not mask personal and secret values."
+E026_MSG = "Encryption keys or secrets are written in the settings source."
+
+DEBUG_TOOLS = (
+    "debug_toolbar",
+    "django_extensions",
+    "silk",
+    "django_browser_reload",
+    "nplusone",
+    "pyinstrument",
+    "django_cprofile_middleware",
+    "querycount",
+)
+
+
+def _is_debug_tool(path: str) -> bool:
+    return any(path == tool or path.startswith(tool + ".") for tool in DEBUG_TOOLS)
+
+
+def check_debug_tools(**kwargs: Any) -> list[CheckMessage]:
+    found = [
+        path
+        for path in [*settings.INSTALLED_APPS, *settings.MIDDLEWARE]
+        if _is_debug_tool(str(path))
+    ]
+    if not found:
+        return []
+    return [
+        Error(
+            E020_MSG,
+            hint="Install them only in development settings: " + ", ".join(found),
+            id="hardened_privacy.E020",
+        )
+    ]
+
+
+def check_debug(**kwargs: Any) -> list[CheckMessage]:
+    if not settings.DEBUG:
+        return []
+    return [
+        Error(
+            E021_MSG,
+            hint="Set DEBUG = False; error pages would show settings and data.",
+            id="hardened_privacy.E021",
+        )
+    ]
+
+
+def check_content_security_policy(**kwargs: Any) -> list[CheckMessage]:
+    from django.core.checks import Warning
+
+    if getattr(settings, "SECURE_CSP", None) or getattr(
+        settings, "CONTENT_SECURITY_POLICY", None
+    ):
+        return []
+    if any("csp" in str(path).lower() for path in settings.MIDDLEWARE):
+        return []
+    return [
+        Warning(
+            W022_MSG,
+            hint="Set SECURE_CSP (Django 6) or add a CSP middleware such as "
+            "django-csp, starting from \"default-src 'self'\".",
+            id="hardened_privacy.W022",
+        )
+    ]
+
+
+def _hasher_strong(hasher: Any) -> bool:
+    algorithm = getattr(hasher, "algorithm", "")
+    if algorithm == "argon2":
+        return bool(
+            hasher.memory_cost >= 19456
+            and hasher.time_cost >= 2
+            and hasher.parallelism >= 1
+        )
+    if algorithm == "pbkdf2_sha256":
+        return bool(hasher.iterations >= 600_000)
+    if algorithm == "scrypt":
+        return bool(hasher.work_factor >= 2**16)
+    if algorithm == "bcrypt_sha256":
+        return bool(hasher.rounds >= 12)
+    return False
+
+
+def check_password_hasher_strength(**kwargs: Any) -> list[CheckMessage]:
+    from django.contrib.auth.hashers import get_hashers
+
+    hashers = get_hashers()
+    if hashers and _hasher_strong(hashers[0]):
+        return []
+    return [
+        Error(
+            E023_MSG,
+            hint="Use argon2id with at least 19 MiB and 2 passes, or PBKDF2-SHA256 "
+            "with at least 600,000 iterations.",
+            id="hardened_privacy.E023",
+        )
+    ]
+
+
+def check_secret_key_fallbacks(**kwargs: Any) -> list[CheckMessage]:
+    import datetime
+
+    from django.core.checks import Warning
+
+    fallbacks = list(getattr(settings, "SECRET_KEY_FALLBACKS", []) or [])
+    if not fallbacks:
+        return []
+    rotated = app_settings.SECRET_KEY_ROTATED_AT
+    limit = datetime.timedelta(days=app_settings.SECRET_KEY_FALLBACK_DAYS)
+    today = datetime.date.today()
+    stale = (
+        rotated is None or today - rotated > limit or settings.SECRET_KEY in fallbacks
+    )
+    if not stale:
+        return []
+    return [
+        Warning(
+            W024_MSG,
+            hint="Remove old keys from SECRET_KEY_FALLBACKS once sessions and "
+            "signed links have expired, and set "
+            "HARDENED_PRIVACY_SECRET_KEY_ROTATED_AT to the rotation date.",
+            id="hardened_privacy.W024",
+        )
+    ]
+
+
+def _watched_loggers() -> list[Any]:
+    import logging
+
+    configured = getattr(settings, "LOGGING", {}) or {}
+    names = {"django", "django.request", "django.security", "django.server"}
+    names.update((configured.get("loggers") or {}).keys())
+    names.update(
+        name
+        for name in logging.Logger.manager.loggerDict
+        if name.startswith("hardened_")
+    )
+    return [logging.getLogger(), *(logging.getLogger(name) for name in sorted(names))]
+
+
+def _unmasked_handlers() -> list[str]:
+    import logging
+
+    from hardened_privacy.masking import MaskingFilter
+
+    found = []
+    for logger_ in _watched_loggers():
+        for handler in logger_.handlers:
+            if isinstance(handler, logging.NullHandler) or type(
+                handler
+            ).__module__.startswith("_pytest"):
+                continue
+            if not any(isinstance(f, MaskingFilter) for f in handler.filters):
+                found.append(f"{logger_.name or 'root'}: {type(handler).__name__}")
+    return sorted(set(found))
+
+
+def check_log_masking(**kwargs: Any) -> list[CheckMessage]:
+    from django.core.checks import Warning
+
+    found = _unmasked_handlers()
+    if not found:
+        return []
+    return [
+        Warning(
+            W025_MSG,
+            hint="Add hardened_privacy.masking.MaskingFilter to the filters of: "
+            + ", ".join(found),
+            id="hardened_privacy.W025",
+        )
+    ]
+
+
+def check_keys_in_source(**kwargs: Any) -> list[CheckMessage]:
+    providers = getattr(settings, "HARDENED_PRIVACY_KEY_PROVIDERS", {})
+    inline = []
+    if isinstance(providers, dict):
+        for alias, spec in providers.items():
+            options = spec.get("OPTIONS", {}) if isinstance(spec, dict) else {}
+            if isinstance(options, dict) and options.get("DEVELOPMENT_DEFAULTS"):
+                inline.append(f"{alias}: DEVELOPMENT_DEFAULTS")
+    keys = getattr(settings, "HARDENED_PRIVACY_KEYS", {})
+    if isinstance(keys, dict):
+        for key_id, spec in keys.items():
+            if isinstance(spec, dict) and set(spec) & {"KEY", "VALUE", "MATERIAL"}:
+                inline.append(f"{key_id}: key material")
+    if not inline:
+        return []
+    return [
+        Error(
+            E026_MSG,
+            hint="Read keys from a provider (environment, files, Vault, KMS); "
+            "found: " + ", ".join(inline),
+            id="hardened_privacy.E026",
+        )
+    ]

@@ -1,5 +1,6 @@
 """Lazy, typed access to the ``HARDENED_PRIVACY_*`` settings."""
 
+import datetime
 from typing import Any
 
 from django.conf import settings
@@ -65,6 +66,11 @@ class PrivacySettings:
     def PROMPT_DIRS(self) -> list[str]:
         """Directories holding ``*.prompt`` templates and their lock file."""
         return self._strings("PROMPT_DIRS", [])
+
+    @property
+    def PROMPT_REQUIRE_LOCK(self) -> bool:
+        """Render only template versions recorded in the lock with this text."""
+        return self._get("PROMPT_REQUIRE_LOCK", True) is not False
 
     @property
     def REVIEW_MANIFEST(self) -> str:
@@ -149,6 +155,22 @@ class PrivacySettings:
         return (
             [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
         )
+
+    @property
+    def SECRET_KEY_ROTATED_AT(self) -> "datetime.date | None":
+        """Date ``SECRET_KEY`` last changed; fallbacks expire from there."""
+        value = self._get("SECRET_KEY_ROTATED_AT", None)
+        if isinstance(value, datetime.date):
+            return value
+        try:
+            return datetime.date.fromisoformat(str(value)) if value else None
+        except ValueError:
+            return None
+
+    @property
+    def SECRET_KEY_FALLBACK_DAYS(self) -> int:
+        """Days an old key may stay in ``SECRET_KEY_FALLBACKS``."""
+        return int(str(self._get("SECRET_KEY_FALLBACK_DAYS", 30)))
 
 
 app_settings = PrivacySettings()

@@ -8,6 +8,7 @@ from django.test import override_settings
 
 from hardened_privacy.exceptions import PromptTemplateError, PromptVariableError
 from hardened_privacy.prompts import (
+    lint_prompts,
     neutralise,
     parse_template,
     render_prompt,
@@ -30,9 +31,14 @@ Then answer: {{user:question}}
 VALUES = {"site_name": "Example", "feed_text": "Posts.", "question": "Why?"}
 
 
+def lock(directory):
+    assert lint_prompts([directory], update_lock=True) == []
+
+
 @pytest.fixture
 def prompt_dir(tmp_path):
     (tmp_path / "summarise_feed.prompt").write_text(SUMMARY, encoding="utf-8")
+    lock(tmp_path)
     return tmp_path
 
 
@@ -55,6 +61,25 @@ def test_render_places_user_values_between_delimiters(prompt_dir):
         f"Then answer: {opening('question')}\nWhy?\n{closing('question')}\n"
     )
     assert prompt.sha256 == hashlib.sha256(prompt.text.encode()).hexdigest()
+
+
+def test_unlocked_version_is_not_rendered(prompt_dir):
+    path = prompt_dir / "summarise_feed.prompt"
+    path.write_text(SUMMARY.replace("version: 2", "version: 3"))
+
+    with pytest.raises(PromptTemplateError, match="version 3 is not in"):
+        render_prompt("summarise_feed", VALUES, dirs=[prompt_dir])
+
+
+def test_changed_text_under_a_locked_version_is_not_rendered(prompt_dir):
+    path = prompt_dir / "summarise_feed.prompt"
+    path.write_text(SUMMARY.replace("Summarise", "Praise"))
+
+    with pytest.raises(PromptTemplateError, match="changed without a new version"):
+        render_prompt("summarise_feed", VALUES, dirs=[prompt_dir])
+    with override_settings(HARDENED_PRIVACY_PROMPT_REQUIRE_LOCK=False):
+        prompt = render_prompt("summarise_feed", VALUES, dirs=[prompt_dir])
+    assert prompt.text.startswith("You are the assistant of Example. Praise")
 
 
 def test_template_directories_come_from_settings(prompt_dir):
@@ -284,6 +309,7 @@ def test_malformed_headers_are_refused(text, message):
 
 def test_file_name_must_match_the_template_name(tmp_path):
     (tmp_path / "other.prompt").write_text(SUMMARY.replace("summarise_feed", "other"))
+    lock(tmp_path)
     (tmp_path / "renamed.prompt").write_text(SUMMARY)
 
     assert render_prompt("other", VALUES, dirs=[tmp_path]).name == "other"

@@ -19,3 +19,17 @@ def test_invalid_prompt_dirs_fail(value):
         messages = checks.check_prompt_dirs()
     assert [m.id for m in messages] == ["hardened_privacy.E060"]
     assert messages[0].msg == checks.E060_MSG
+
+
+@pytest.mark.parametrize("value", [True, False])
+def test_boolean_require_lock_passes(value):
+    with override_settings(HARDENED_PRIVACY_PROMPT_REQUIRE_LOCK=value):
+        assert checks.check_prompt_dirs() == []
+
+
+@pytest.mark.parametrize("value", ["no", 0, None])
+def test_non_boolean_require_lock_fails(value):
+    with override_settings(HARDENED_PRIVACY_PROMPT_REQUIRE_LOCK=value):
+        messages = checks.check_prompt_dirs()
+    assert [m.id for m in messages] == ["hardened_privacy.E061"]
+    assert messages[0].msg == checks.E061_MSG

@@ -6,7 +6,7 @@ from django.core.management import CommandError, call_command
 from django.test import override_settings
 
 from hardened_privacy.prompts import assert_prompts_clean, lint_prompts
-from hardened_privacy.prompts.lint import LOCK_FILE
+from hardened_privacy.prompts.lock import LOCK_FILE
 
 HEADER = "---\nname: {name}\nversion: {version}\nuser: {user}\ntrusted: site\n---\n"
 CLEAN_BODY = (
@@ -147,6 +147,18 @@ def test_secrets_and_personal_data_are_flagged(locked, text):
 
     assert len(findings) == 1
     assert findings[0].line == 9
+
+
+def test_secrets_in_the_header_are_flagged(tmp_path):
+    path = write(tmp_path)
+    text = path.read_text().replace(
+        "---\n", "---\ndescription: ask ops@example.com\n", 1
+    )
+    path.write_text(text)
+
+    findings = [f for f in lint_prompts([tmp_path]) if f.code == "PL003"]
+
+    assert [f.line for f in findings] == [2]
 
 
 def test_undeclared_and_unused_variables_are_flagged(locked):

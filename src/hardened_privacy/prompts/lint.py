@@ -6,13 +6,13 @@ whose text changed while its version stayed the same fails the lint, so a
 change to a prompt is always a new version.
 """
 
-import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from hardened_privacy.exceptions import PromptTemplateError
+from hardened_privacy.prompts.lock import LOCK_FILE, read_lock, write_lock
 from hardened_privacy.prompts.neutralise import has_invisible_characters, normalise
 from hardened_privacy.prompts.render import prompt_directories, structural_problems
 from hardened_privacy.prompts.template import (
@@ -20,8 +20,6 @@ from hardened_privacy.prompts.template import (
     read_template,
     template_paths,
 )
-
-LOCK_FILE = "prompts.lock.json"
 
 _OVERRIDE = [
     re.compile(
@@ -101,8 +99,7 @@ def lint_template(template: PromptTemplate, where: str) -> list[Finding]:
                 "The text tells the model to ignore or override its rules.",
             )
         )
-    for offset, text in enumerate(template.body.split("\n")):
-        line = template.body_line + offset
+    for line, text in template.numbered_lines():
         kinds = _sensitive_kinds(normalise(text))
         if kinds:
             findings.append(
@@ -118,32 +115,6 @@ def lint_template(template: PromptTemplate, where: str) -> list[Finding]:
                 Finding(where, line, "PL010", "Invisible or control characters.")
             )
     return sorted(findings, key=lambda f: (f.line, f.code))
-
-
-def read_lock(directory: Path) -> dict[str, dict[str, str]]:
-    path = directory / LOCK_FILE
-    if not path.exists():
-        return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise PromptTemplateError(f"{path}: the lock file cannot be read.") from exc
-    if not isinstance(data, dict) or not all(
-        isinstance(versions, dict)
-        and all(isinstance(k, str) and isinstance(v, str) for k, v in versions.items())
-        for versions in data.values()
-    ):
-        raise PromptTemplateError(f"{path}: the lock file is malformed.")
-    return data
-
-
-def write_lock(directory: Path, lock: dict[str, dict[str, str]]) -> None:
-    ordered = {
-        name: dict(sorted(lock[name].items(), key=lambda item: int(item[0])))
-        for name in sorted(lock)
-    }
-    text = json.dumps(ordered, indent=2, sort_keys=False) + "\n"
-    (directory / LOCK_FILE).write_text(text, encoding="utf-8")
 
 
 def _lock_findings(

@@ -11,6 +11,7 @@ from django.conf import settings
 
 from hardened_privacy.conf import app_settings
 from hardened_privacy.exceptions import PromptTemplateError, PromptVariableError
+from hardened_privacy.prompts.lock import verify_locked
 from hardened_privacy.prompts.neutralise import (
     CLOSE_MARK,
     OPEN_MARK,
@@ -58,13 +59,20 @@ def prompt_directories(dirs: Iterable[str | Path] | None = None) -> list[Path]:
 def find_template(
     name: str, dirs: Iterable[str | Path] | None = None
 ) -> PromptTemplate:
-    """The template called ``name`` in the first directory that holds it."""
+    """The template called ``name`` in the first directory that holds it.
+
+    Unless ``HARDENED_PRIVACY_PROMPT_REQUIRE_LOCK`` is off, its version must
+    be recorded in the directory's lock file with exactly this content.
+    """
     if not NAME.match(name):
         raise PromptTemplateError("Prompt names are snake_case.")
     for directory in prompt_directories(dirs):
         path = directory / f"{name}{SUFFIX}"
         if path.is_file():
-            return read_template(path)
+            template = read_template(path)
+            if app_settings.PROMPT_REQUIRE_LOCK:
+                verify_locked(template, directory)
+            return template
     raise PromptTemplateError(f"No prompt template is called {name!r}.")
 
 

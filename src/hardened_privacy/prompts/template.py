@@ -57,6 +57,7 @@ class PromptTemplate:
     body_line: int
     path: Path | None
     sha256: str
+    header_lines: tuple[str, ...] = ()
 
     @property
     def variables(self) -> frozenset[str]:
@@ -73,6 +74,15 @@ class PromptTemplate:
             )
             for match in PLACEHOLDER.finditer(self.body)
         ]
+
+    def numbered_lines(self) -> list[tuple[int, str]]:
+        """``(file line, text)`` for the header and the body."""
+        header = [(index + 2, text) for index, text in enumerate(self.header_lines)]
+        body = [
+            (self.body_line + offset, text)
+            for offset, text in enumerate(self.body.split("\n"))
+        ]
+        return header + body
 
     def stray_braces(self) -> list[int]:
         """File lines with ``{{`` or ``}}`` that are not part of a placeholder."""
@@ -140,6 +150,7 @@ def parse_template(text: str, path: Path | None = None) -> PromptTemplate:
         body_line=end + 2,
         path=path,
         sha256=content_hash(text),
+        header_lines=tuple(lines[1:end]),
     )
 
 

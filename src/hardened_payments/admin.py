@@ -11,6 +11,8 @@ from hardened_payments.models import (
     LedgerEntry,
     LedgerTransfer,
     Payment,
+    Payout,
+    PayoutDestination,
     Refund,
     WebhookEvent,
 )
@@ -91,3 +93,15 @@ class WebhookEventAdmin(ReadOnlyAdmin):
     list_filter = ["status", "type"]
     search_fields = ["event_id"]
     exclude = ["signature_digest"]
+
+
+@admin.register(Payout)
+class PayoutAdmin(ReadOnlyAdmin):
+    list_display = ["provider_id", "tenant", "seller", "amount", "currency", "status"]
+    list_filter = ["status", "currency"]
+    search_fields = ["provider_id"]
+
+
+@admin.register(PayoutDestination)
+class PayoutDestinationAdmin(ReadOnlyAdmin):
+    list_display = ["tenant", "user", "account", "updated_at"]

@@ -241,3 +241,74 @@ class WebhookEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_id} {self.type}"
+
+
+class PayoutDestination(models.Model):
+    """Where a seller's payouts go: their connected provider account."""
+
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.PROTECT, related_name="payout_destinations"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="hardened_payout_destinations",
+    )
+    account = models.CharField(max_length=255)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "user"], name="hardened_payments_one_destination"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tenant}:{self.user_id}"
+
+
+class Payout(models.Model):
+    """Money leaving a seller's ledger balance for their bank."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        PAID = "paid"
+        FAILED = "failed"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="payouts")
+    seller = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="hardened_payouts",
+    )
+    amount = models.BigIntegerField()
+    currency = models.CharField(max_length=CURRENCY_LENGTH)
+    destination = models.CharField(max_length=255)
+    provider_id = models.CharField(max_length=255, blank=True)
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.PENDING
+    )
+    idempotency_key = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amount__gt=0), name="hardened_payments_payout_positive"
+            ),
+            models.UniqueConstraint(
+                fields=["provider_id"],
+                condition=~Q(provider_id=""),
+                name="hardened_payments_payout_provider_id",
+            ),
+        ]
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.provider_id or f"payout {self.pk}"
+
+    @property
+    def money(self) -> Money:
+        return Money(self.amount, self.currency)

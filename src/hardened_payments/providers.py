@@ -50,7 +50,16 @@ class PaymentProvider(Protocol):
         self, *, payment_id: str, amount: Money, idempotency_key: str
     ) -> ProviderRefund: ...
 
-    def retrieve_payout(self, payout_id: str) -> ProviderPayout: ...
+    def create_payout(
+        self,
+        *,
+        amount: Money,
+        destination: str,
+        idempotency_key: str,
+        metadata: dict[str, str],
+    ) -> ProviderPayout: ...
+
+    def retrieve_payout(self, payout_id: str, destination: str) -> ProviderPayout: ...
 
 
 def get_provider() -> PaymentProvider:

@@ -12,4 +12,10 @@ urlpatterns = [
         views.create_refund,
         name="refund",
     ),
+    path("<slug:tenant_slug>/payouts/", views.create_payout, name="payout"),
+    path(
+        "<slug:tenant_slug>/payout-destination/",
+        views.set_payout_destination,
+        name="payout_destination",
+    ),
 ]

@@ -1,23 +1,26 @@
 """JSON endpoints that create charges and refunds."""
 
 import logging
+import re
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from hardened_auth.client_ip import get_client_ip
 from hardened_auth.conf import app_settings as auth_settings
-from hardened_auth.stepup import step_up_response, verified_within
+from hardened_auth.stepup import step_up_required, step_up_response, verified_within
 from hardened_payments.conf import app_settings
 from hardened_payments.exceptions import (
     InsufficientFunds,
+    InvalidTransfer,
     PaymentDeclined,
     ProviderError,
     RefundExceedsCaptured,
 )
 from hardened_payments.idempotency import get_idempotency_key, idempotent
-from hardened_payments.internal import flows
+from hardened_payments.internal import flows, payouts
 from hardened_payments.internal.requests import (
     BadRequest,
     json_body,
@@ -29,6 +32,8 @@ from hardened_payments.providers import get_provider
 from hardened_rbac.models import Membership, Tenant
 
 logger = logging.getLogger(__name__)
+
+CONNECTED_ACCOUNT = re.compile(r"^acct_[A-Za-z0-9]{1,64}$")
 
 
 def _tenant_for(request: HttpRequest, slug: str) -> Tenant:
@@ -138,3 +143,56 @@ def create_refund(
         {"id": refund.pk, "provider_id": refund.provider_id, "amount": refund.amount},
         status=201,
     )
+
+
+@csrf_exempt
+@require_POST
+@step_up_required()
+@idempotent
+def create_payout(request: HttpRequest, tenant_slug: str) -> HttpResponse:
+    """Pay out part of the seller's balance; needs a recent second factor."""
+    tenant = _tenant_for(request, tenant_slug)
+    try:
+        amount = money_from(json_body(request))
+    except BadRequest as exc:
+        return _error(400, "bad_request", str(exc))
+
+    seller_pk = int(str(request.user.pk))
+    try:
+        payout = payouts.request_payout(
+            get_provider(), tenant, seller_pk, amount, get_idempotency_key(request)
+        )
+    except InsufficientFunds:
+        return _error(422, "insufficient_funds", "The balance is too low.")
+    except InvalidTransfer as exc:
+        return _error(422, "no_destination", exc.messages[0])
+    except ProviderError:
+        return _error(502, "provider_unavailable", "The provider did not answer.")
+    return JsonResponse(
+        {
+            "id": payout.pk,
+            "provider_id": payout.provider_id,
+            "status": payout.status,
+            "amount": payout.amount,
+            "currency": payout.currency,
+        },
+        status=201,
+    )
+
+
+@csrf_exempt
+@require_POST
+@step_up_required()
+def set_payout_destination(request: HttpRequest, tenant_slug: str) -> HttpResponse:
+    """Change where the seller's payouts go; needs a recent second factor."""
+    tenant = _tenant_for(request, tenant_slug)
+    try:
+        account = json_body(request).get("account")
+    except BadRequest as exc:
+        return _error(400, "bad_request", str(exc))
+    if not isinstance(account, str) or not CONNECTED_ACCOUNT.match(account):
+        return _error(400, "bad_request", "account must be a connected account id.")
+    payouts.set_destination(
+        tenant, int(str(request.user.pk)), account, get_client_ip(request) or None
+    )
+    return JsonResponse({"account": account})

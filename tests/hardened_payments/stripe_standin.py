@@ -84,6 +84,24 @@ class StripeStandIn:
             "status": "succeeded",
         }
 
+    def _payout(self, form: dict, account: str | None) -> tuple[int, dict]:
+        payout = {
+            "id": self._next_id("po"),
+            "object": "payout",
+            "amount": int(form["amount"]),
+            "currency": form["currency"],
+            "status": "pending",
+            "metadata": {
+                key[len("metadata[") : -1]: value
+                for key, value in form.items()
+                if key.startswith("metadata[")
+            },
+            "account": account,
+        }
+        with self._lock:
+            self.payouts[payout["id"]] = payout
+        return 200, payout
+
     def _handler(self):
         standin = self
 
@@ -108,6 +126,7 @@ class StripeStandIn:
                             "form": form,
                             "idempotency_key": self.headers.get("Idempotency-Key"),
                             "authorization": self.headers.get("Authorization"),
+                            "stripe_account": self.headers.get("Stripe-Account"),
                         }
                     )
 
@@ -125,6 +144,9 @@ class StripeStandIn:
                     return self._answer(*standin._payment_intent(form))
                 if self.path == "/v1/refunds":
                     return self._answer(*standin._refund(form))
+                if self.path == "/v1/payouts":
+                    account = self.headers.get("Stripe-Account")
+                    return self._answer(*standin._payout(form, account))
                 return self._answer(404, {"error": {"type": "invalid_request_error"}})
 
             def do_GET(self):
@@ -132,7 +154,8 @@ class StripeStandIn:
                 path = self.path.split("?")[0]
                 if path.startswith("/v1/payouts/"):
                     payout = standin.payouts.get(path.rsplit("/", 1)[1])
-                    if payout is not None:
+                    account = self.headers.get("Stripe-Account")
+                    if payout is not None and payout["account"] == account:
                         return self._answer(200, payout)
                 return self._answer(404, {"error": {"type": "invalid_request_error"}})
 

@@ -31,7 +31,10 @@ class RecordingProvider:
     def create_payment(self, **kwargs):
         raise AssertionError("refund tests never create payments")
 
-    def retrieve_payout(self, payout_id):
+    def create_payout(self, **kwargs):
+        raise AssertionError("refund tests never create payouts")
+
+    def retrieve_payout(self, payout_id, destination):
         raise AssertionError("refund tests never fetch payouts")
 
 

@@ -101,14 +101,44 @@ class StripeProvider:
             amount=_money(refund["amount"], refund["currency"]),
         )
 
-    def retrieve_payout(self, payout_id: str) -> ProviderPayout:
+    def create_payout(
+        self,
+        *,
+        amount: Money,
+        destination: str,
+        idempotency_key: str,
+        metadata: dict[str, str],
+    ) -> ProviderPayout:
+        payout = self._call(
+            "payout",
+            lambda: self._client().v1.payouts.create(
+                params={
+                    "amount": amount.amount,
+                    "currency": amount.currency.lower(),
+                    "metadata": metadata,
+                },
+                options={
+                    "idempotency_key": idempotency_key,
+                    "stripe_account": destination,
+                },
+            ),
+        )
+        return _payout(payout)
+
+    def retrieve_payout(self, payout_id: str, destination: str) -> ProviderPayout:
         payout = self._call(
             "payout retrieval",
-            lambda: self._client().v1.payouts.retrieve(payout_id),
+            lambda: self._client().v1.payouts.retrieve(
+                payout_id, options={"stripe_account": destination}
+            ),
         )
-        return ProviderPayout(
-            id=payout["id"],
-            status=payout["status"],
-            amount=_money(payout["amount"], payout["currency"]),
-            metadata=dict(payout.get("metadata") or {}),
-        )
+        return _payout(payout)
+
+
+def _payout(payout: dict[str, Any]) -> ProviderPayout:
+    return ProviderPayout(
+        id=payout["id"],
+        status=payout["status"],
+        amount=_money(payout["amount"], payout["currency"]),
+        metadata=dict(payout.get("metadata") or {}),
+    )

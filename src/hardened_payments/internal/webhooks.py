@@ -199,7 +199,16 @@ def _payment_failed(event: dict[str, Any], event_id: str) -> None:
     flows.mark_payment_failed(event["data"]["object"]["id"], event_id)
 
 
+def _payout_settled(event: dict[str, Any], event_id: str) -> None:
+    from hardened_payments.internal import payouts
+    from hardened_payments.providers import get_provider
+
+    payouts.settle(get_provider(), event["data"]["object"]["id"], event_id)
+
+
 HANDLERS: dict[str, Callable[[dict[str, Any], str], None]] = {
     "payment_intent.succeeded": _payment_succeeded,
     "payment_intent.payment_failed": _payment_failed,
+    "payout.paid": _payout_settled,
+    "payout.failed": _payout_settled,
 }

@@ -1,0 +1,242 @@
+import json
+import time
+
+import pytest
+import stripe
+from django.core.management import call_command
+from django.urls import reverse
+
+from hardened_payments import ledger
+from hardened_payments.internal import flows, payouts
+from hardened_payments.models import Payout, PayoutDestination, WebhookEvent
+from hardened_payments.money import Money
+from hardened_payments.providers import ProviderPayment
+from tests.factories import MembershipFactory, UserFactory
+from tests.hardened_payments.test_flows import _verify_second_factor
+
+SECRET = "whsec_" + "p" * 32
+
+
+@pytest.fixture(autouse=True)
+def webhook_secret(settings):
+    settings.HARDENED_PAYMENTS_WEBHOOK_SECRETS = [SECRET]
+
+
+@pytest.fixture
+def seller(tenant):
+    membership = MembershipFactory(tenant=tenant)
+    flows.record_payment(
+        tenant,
+        UserFactory(),
+        ProviderPayment(id="pi_sale", status="succeeded", amount=Money(10000, "USD")),
+        idempotency_key="sale",
+    )
+    payouts.credit_seller(tenant, membership.user.pk, Money(5000, "USD"), "share-1")
+    return membership.user
+
+
+@pytest.fixture
+def seller_client(client, seller):
+    client.force_login(seller)
+    return client
+
+
+def balances(tenant, seller):
+    return (
+        ledger.balance(payouts.seller_account(tenant, seller.pk, "USD")).amount,
+        ledger.balance(payouts.in_transit_account(tenant, "USD")).amount,
+    )
+
+
+def set_destination(client, tenant, account="acct_1Seller"):
+    return client.post(
+        reverse("hardened_payments:payout_destination", args=[tenant.slug]),
+        data=json.dumps({"account": account}),
+        content_type="application/json",
+        HTTP_ACCEPT="application/json",
+    )
+
+
+def request_payout(client, tenant, amount=3000, key="payout-1"):
+    return client.post(
+        reverse("hardened_payments:payout", args=[tenant.slug]),
+        data=json.dumps({"amount": amount, "currency": "USD"}),
+        content_type="application/json",
+        HTTP_ACCEPT="application/json",
+        HTTP_IDEMPOTENCY_KEY=key,
+    )
+
+
+def deliver(client, event_type, payout_id, amount=3000):
+    payload = json.dumps(
+        {
+            "id": f"evt_{event_type}_{payout_id}",
+            "object": "event",
+            "api_version": "2024-06-20",
+            "account": "acct_1Seller",
+            "created": int(time.time()),
+            "data": {
+                "object": {
+                    "id": payout_id,
+                    "object": "payout",
+                    "amount": amount,
+                    "currency": "usd",
+                    "status": event_type.split(".")[1],
+                }
+            },
+            "livemode": False,
+            "pending_webhooks": 1,
+            "request": {"id": None, "idempotency_key": None},
+            "type": event_type,
+        }
+    )
+    return client.post(
+        reverse("hardened_payments:stripe_webhook"),
+        data=payload,
+        content_type="application/json",
+        HTTP_STRIPE_SIGNATURE=stripe.WebhookSignature.generate_signature_header(
+            payload, SECRET
+        ),
+        REMOTE_ADDR="3.18.12.63",
+    )
+
+
+def test_destination_changes_need_step_up(seller_client, tenant, seller, caplog):
+    caplog.set_level("INFO", logger="hardened_payments.audit")
+    refused = set_destination(seller_client, tenant)
+    assert refused.status_code == 401
+    assert not PayoutDestination.objects.exists()
+
+    _verify_second_factor(seller_client, seller)
+    assert set_destination(seller_client, tenant).status_code == 200
+    assert PayoutDestination.objects.get().account == "acct_1Seller"
+    record = next(
+        r for r in caplog.records if r.getMessage() == "payout_destination_changed"
+    )
+    assert record.hardened_audit["actor"] == seller.pk
+    assert record.hardened_audit["tenant"] == tenant.pk
+
+
+@pytest.mark.parametrize("account", ["ba_123", "acct_", "acct_1 2", 7, None])
+def test_malformed_destinations_are_refused(seller_client, tenant, seller, account):
+    _verify_second_factor(seller_client, seller)
+    assert set_destination(seller_client, tenant, account).status_code == 400
+    assert not PayoutDestination.objects.exists()
+
+
+def test_payouts_need_step_up(seller_client, tenant, seller, stripe_standin):
+    """Uses the local Stripe stand-in server in place of Stripe's API."""
+    response = request_payout(seller_client, tenant)
+    assert response.status_code == 401
+    assert stripe_standin.requests == []
+    assert balances(tenant, seller) == (5000, 0)
+
+
+def test_a_payout_is_paid_only_after_a_verified_event_and_a_refetch(
+    seller_client, client, tenant, seller, stripe_standin
+):
+    """Uses the local Stripe stand-in server in place of Stripe's API."""
+    _verify_second_factor(seller_client, seller)
+    set_destination(seller_client, tenant)
+
+    response = request_payout(seller_client, tenant)
+
+    assert response.status_code == 201
+    payout = Payout.objects.get()
+    assert payout.status == Payout.Status.PENDING
+    assert balances(tenant, seller) == (2000, 3000)
+    call = stripe_standin.created("/v1/payouts")[0]
+    assert call["idempotency_key"] == "payout-1"
+    assert call["stripe_account"] == "acct_1Seller"
+
+    early = deliver(client, "payout.paid", payout.provider_id)
+    assert early.json() == {"status": "queued"}
+    payout.refresh_from_db()
+    assert payout.status == Payout.Status.PENDING
+    assert WebhookEvent.objects.get().last_error == "PayoutNotConfirmed"
+    assert balances(tenant, seller) == (2000, 3000)
+
+    stripe_standin.payouts[payout.provider_id]["status"] = "paid"
+    WebhookEvent.objects.update(next_attempt_at=WebhookEvent.objects.get().received_at)
+    call_command("hardened_payments_process_webhooks")
+
+    payout.refresh_from_db()
+    assert payout.status == Payout.Status.PAID
+    assert balances(tenant, seller) == (2000, 0)
+    clearing, _ = flows.accounts_for(tenant, "USD")
+    assert ledger.balance(clearing) == Money(-10000 + 3000, "USD")
+
+
+def test_a_failed_payout_returns_the_money_to_the_seller(
+    seller_client, client, tenant, seller, stripe_standin
+):
+    """Uses the local Stripe stand-in server in place of Stripe's API."""
+    _verify_second_factor(seller_client, seller)
+    set_destination(seller_client, tenant)
+    request_payout(seller_client, tenant)
+    payout = Payout.objects.get()
+    stripe_standin.payouts[payout.provider_id]["status"] = "failed"
+
+    assert deliver(client, "payout.failed", payout.provider_id).json() == {
+        "status": "processed"
+    }
+    payout.refresh_from_db()
+    assert payout.status == Payout.Status.FAILED
+    assert balances(tenant, seller) == (5000, 0)
+
+
+def test_a_payout_the_provider_does_not_know_is_not_settled(
+    seller_client, client, tenant, seller, stripe_standin
+):
+    """Uses the local Stripe stand-in server in place of Stripe's API."""
+    _verify_second_factor(seller_client, seller)
+    set_destination(seller_client, tenant)
+    request_payout(seller_client, tenant)
+    payout = Payout.objects.get()
+    stripe_standin.payouts[payout.provider_id]["status"] = "paid"
+    stripe_standin.payouts[payout.provider_id]["amount"] = 3001
+
+    deliver(client, "payout.paid", payout.provider_id)
+
+    payout.refresh_from_db()
+    assert payout.status == Payout.Status.PENDING
+    assert balances(tenant, seller) == (2000, 3000)
+
+
+def test_a_payout_beyond_the_balance_is_refused(
+    seller_client, tenant, seller, stripe_standin
+):
+    """Uses the local Stripe stand-in server in place of Stripe's API."""
+    _verify_second_factor(seller_client, seller)
+    set_destination(seller_client, tenant)
+
+    response = request_payout(seller_client, tenant, amount=5001)
+
+    assert response.status_code == 422
+    assert response.json()["error"] == "insufficient_funds"
+    assert stripe_standin.requests == []
+    assert not Payout.objects.exists()
+    assert balances(tenant, seller) == (5000, 0)
+
+
+def test_a_payout_without_destination_is_refused(
+    seller_client, tenant, seller, stripe_standin
+):
+    """Uses the local Stripe stand-in server in place of Stripe's API."""
+    _verify_second_factor(seller_client, seller)
+    response = request_payout(seller_client, tenant)
+    assert response.status_code == 422
+    assert response.json()["error"] == "no_destination"
+    assert stripe_standin.requests == []
+
+
+def test_a_provider_outage_leaves_the_balance_untouched(
+    seller_client, tenant, seller, stripe_standin
+):
+    """Uses the local Stripe stand-in server in place of Stripe's API."""
+    _verify_second_factor(seller_client, seller)
+    set_destination(seller_client, tenant)
+    stripe_standin.fail_with = 500
+    assert request_payout(seller_client, tenant).status_code == 502
+    assert not Payout.objects.exists()
+    assert balances(tenant, seller) == (5000, 0)

@@ -18,6 +18,16 @@ class HardenedPrivacyConfig(AppConfig):
         checks.register(privacy_checks.check_keys, checks.Tags.security)
         checks.register(privacy_checks.check_retired_keys, checks.Tags.database)
         checks.register(privacy_checks.check_classification, checks.Tags.security)
+        for deploy_check in (
+            privacy_checks.check_debug_tools,
+            privacy_checks.check_debug,
+            privacy_checks.check_content_security_policy,
+            privacy_checks.check_password_hasher_strength,
+            privacy_checks.check_secret_key_fallbacks,
+            privacy_checks.check_log_masking,
+            privacy_checks.check_keys_in_source,
+        ):
+            checks.register(deploy_check, checks.Tags.security, deploy=True)
         checks.register(privacy_checks.check_egress, checks.Tags.security)
         checks.register(
             privacy_checks.check_egress_schemes, checks.Tags.security, deploy=True

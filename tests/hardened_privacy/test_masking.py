@@ -23,10 +23,14 @@ def make_record(msg, args=None, **extra):
     return record
 
 
+_STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__)
+
+
 def rendered(record):
+    """The message and every attribute a caller could have put on the record."""
     formatter = logging.Formatter("%(message)s")
-    parts = [formatter.format(record)]
-    parts += [repr(v) for k, v in record.__dict__.items() if k not in {"msg"}]
+    parts = [formatter.format(record), repr(record.args)]
+    parts += [repr(v) for k, v in record.__dict__.items() if k not in _STANDARD]
     return "\n".join(parts)
 
 

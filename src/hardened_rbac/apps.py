@@ -21,6 +21,8 @@ class HardenedRbacConfig(AppConfig):
         checks.register(rbac_checks.check_unscoped_models, checks.Tags.security)
         checks.register(rbac_checks.check_views_without_policy, checks.Tags.security)
         checks.register(rbac_checks.check_decision_cache, checks.Tags.security)
+        checks.register(rbac_checks.check_agent_gateway, checks.Tags.security)
+        checks.register(rbac_checks.check_public_routes, checks.Tags.security)
         checks.register(
             rbac_checks.check_rls_role, checks.Tags.security, checks.Tags.database
         )

@@ -215,3 +215,62 @@ def check_decision_cache(**kwargs: Any) -> list[CheckMessage]:
             Error(E009_MSG, hint="The default is 300.", id="hardened_rbac.E009")
         )
     return messages
+
+
+E050_MSG = "HARDENED_RBAC_AGENT_MAX_ARGUMENT_BYTES must be a positive number of bytes."
+E051_MSG = "HARDENED_RBAC_AGENT_RATE_LIMIT_CACHE must name a cache in CACHES."
+E052_MSG = "HARDENED_RBAC_AGENT_APPROVAL_TTL must be a positive number of seconds."
+E053_MSG = "HARDENED_RBAC_PUBLIC_ROUTES must be a list of URL names or paths."
+E054_MSG = (
+    "Agent tools are registered but hardened_privacy is not installed; the "
+    "gateway needs it to screen arguments and to reach the network."
+)
+
+
+def _positive_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def check_agent_gateway(**kwargs: Any) -> list[CheckMessage]:
+    from django.conf import settings
+
+    from hardened_rbac.internal.agent_registry import registered
+
+    messages: list[CheckMessage] = []
+    if not _positive_int(app_settings.AGENT_MAX_ARGUMENT_BYTES):
+        messages.append(
+            Error(E050_MSG, hint="The default is 8192.", id="hardened_rbac.E050")
+        )
+    if app_settings.AGENT_RATE_LIMIT_CACHE not in settings.CACHES:
+        messages.append(
+            Error(
+                E051_MSG,
+                hint="Use a cache every process shares, such as Redis.",
+                id="hardened_rbac.E051",
+            )
+        )
+    if not _positive_int(app_settings.AGENT_APPROVAL_TTL):
+        messages.append(
+            Error(E052_MSG, hint="The default is 900.", id="hardened_rbac.E052")
+        )
+    if registered() and not apps.is_installed("hardened_privacy"):
+        messages.append(
+            Error(
+                E054_MSG,
+                hint="Add 'hardened_privacy' to INSTALLED_APPS.",
+                id="hardened_rbac.E054",
+            )
+        )
+    return messages
+
+
+def check_public_routes(**kwargs: Any) -> list[CheckMessage]:
+    if _is_string_list(app_settings.PUBLIC_ROUTES):
+        return []
+    return [
+        Error(
+            E053_MSG,
+            hint="For example ['account_login', '/healthz/'].",
+            id="hardened_rbac.E053",
+        )
+    ]

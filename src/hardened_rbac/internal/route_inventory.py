@@ -23,6 +23,7 @@ from django.conf import settings
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from hardened_rbac.conf import app_settings
+from hardened_rbac.exceptions import HardenedRbacConfigurationError
 
 POLICY_ATTR = "hardened_rbac_policy"
 EXEMPT_ATTR = "hardened_rbac_policy_exempt"
@@ -182,6 +183,12 @@ def public_mark(route: str, name: str | None, patterns: Sequence[str]) -> str | 
 def inventory(urlconf: str | None = None) -> list[Route]:
     """Every route of ``urlconf`` (the site's by default) with its guards."""
     public_patterns = app_settings.PUBLIC_ROUTES
+    if not isinstance(public_patterns, list | tuple) or not all(
+        isinstance(entry, str) for entry in public_patterns
+    ):
+        raise HardenedRbacConfigurationError(
+            "HARDENED_RBAC_PUBLIC_ROUTES must be a list of URL names or paths."
+        )
     routes = []
     for route, name, view in walk(get_resolver(urlconf).url_patterns):
         auth, has_auth = authentication(view)

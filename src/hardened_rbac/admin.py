@@ -5,7 +5,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from hardened_rbac.internal.context import current_tenant
-from hardened_rbac.models import Grant, Membership, Role, Tenant
+from hardened_rbac.models import AgentToolApproval, Grant, Membership, Role, Tenant
 
 
 class MembershipInline(admin.TabularInline):
@@ -71,3 +71,54 @@ class TenantScopedModelAdmin(admin.ModelAdmin):
         if current_tenant() is None:
             return False
         return super().has_add_permission(request, *args)
+
+
+def _decide_approvals(
+    request: HttpRequest, queryset: QuerySet[Any], approve: bool
+) -> None:
+    from django.contrib import messages
+
+    from hardened_rbac.exceptions import AgentToolApprovalInvalid
+    from hardened_rbac.internal.agent_gateway import decide_approval
+    from hardened_rbac.internal.context import tenant_context
+
+    decided = refused = 0
+    for approval in queryset.select_related("tenant"):
+        with tenant_context(approval.tenant):
+            try:
+                decide_approval(approval.pk, request.user, approve=approve)
+                decided += 1
+            except AgentToolApprovalInvalid:
+                refused += 1
+    messages.info(request, f"{decided} decided, {refused} refused.")
+
+
+@admin.register(AgentToolApproval)
+class AgentToolApprovalAdmin(admin.ModelAdmin):
+    """Pending agent tool calls; only a member of the tenant may decide one."""
+
+    list_display = ["tool", "side_effect", "tenant", "requested_by", "status"]
+    list_filter = ["status", "side_effect", "tenant"]
+    search_fields = ["tool", "requested_by__username", "tenant__slug"]
+    actions = ["approve_selected", "reject_selected"]
+    readonly_fields = [f.name for f in AgentToolApproval._meta.fields if f.name != "id"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(
+        self, request: HttpRequest, obj: AgentToolApproval | None = None
+    ) -> bool:
+        return False
+
+    @admin.action(description="Approve the selected calls")
+    def approve_selected(
+        self, request: HttpRequest, queryset: QuerySet[AgentToolApproval]
+    ) -> None:
+        _decide_approvals(request, queryset, approve=True)
+
+    @admin.action(description="Reject the selected calls")
+    def reject_selected(
+        self, request: HttpRequest, queryset: QuerySet[AgentToolApproval]
+    ) -> None:
+        _decide_approvals(request, queryset, approve=False)

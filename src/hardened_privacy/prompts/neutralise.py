@@ -10,6 +10,7 @@ between them, is escaped as ``&lt;`` / ``&gt;``, so no value can spell or
 imitate the ``<<<`` and ``>>>`` of a delimiter.
 """
 
+import functools
 import re
 import unicodedata
 
@@ -58,11 +59,15 @@ _LOOK_ALIKES = {
     "\u22d8": "<<<",
     "\u22d9": ">>>",
 }
-_FOLD = str.maketrans(_LOOK_ALIKES)
+_LOOK_ALIKE = re.compile("[" + "".join(_LOOK_ALIKES) + "]")
 _OPEN_RUN = re.compile(r"<(?:\s*<)+")
 _CLOSE_RUN = re.compile(r">(?:\s*>)+")
 
 
+_SUSPECT = re.compile(r"[^\t\n\x20-\x7e]")
+
+
+@functools.lru_cache(maxsize=4096)
 def _visible(char: str) -> bool:
     if char in _KEPT_CONTROLS:
         return True
@@ -74,12 +79,16 @@ def normalise(text: str) -> str:
     """NFKC form of ``text`` without invisible characters; ``\\r\\n`` to ``\\n``."""
     text = unicodedata.normalize("NFKC", text.replace("\r\n", "\n"))
     text = _VARIATION_SELECTORS.sub("", text)
-    return "".join(char for char in text if _visible(char))
+    dropped = {ord(c): None for c in set(_SUSPECT.findall(text)) if not _visible(c)}
+    return text.translate(dropped) if dropped else text
 
 
 def fold_look_alikes(text: str) -> str:
     """``text`` with bracket look-alikes replaced by ``<`` and ``>``."""
-    return text.translate(_FOLD)
+    found = set(_LOOK_ALIKE.findall(text))
+    if not found:
+        return text
+    return text.translate({ord(c): _LOOK_ALIKES[c] for c in found})
 
 
 def neutralise(value: str) -> str:
@@ -92,8 +101,8 @@ def neutralise(value: str) -> str:
 def has_invisible_characters(text: str) -> bool:
     """Whether ``text`` holds characters that :func:`normalise` removes."""
     stripped = _VARIATION_SELECTORS.sub("", text.replace("\r\n", "\n"))
-    return stripped != text.replace("\r\n", "\n") or not all(
-        _visible(char) for char in stripped
+    return stripped != text.replace("\r\n", "\n") or any(
+        not _visible(char) for char in _SUSPECT.findall(stripped)
     )
 
 

@@ -4,6 +4,7 @@ The flows call only :class:`PaymentProvider`; :func:`get_provider` returns
 the Stripe implementation. A second provider implements the same methods.
 """
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -34,6 +35,17 @@ class ProviderPayout:
     metadata: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class ProviderBalanceTransaction:
+    """One movement on the provider's balance, tied to what caused it."""
+
+    id: str
+    type: str
+    amount: Money
+    source_id: str
+    created: int
+
+
 class PaymentProvider(Protocol):
     name: str
 
@@ -60,6 +72,10 @@ class PaymentProvider(Protocol):
     ) -> ProviderPayout: ...
 
     def retrieve_payout(self, payout_id: str, destination: str) -> ProviderPayout: ...
+
+    def balance_transactions(
+        self, *, created_from: int, created_to: int, page_size: int
+    ) -> Iterator[ProviderBalanceTransaction]: ...
 
 
 def get_provider() -> PaymentProvider:

@@ -19,6 +19,7 @@ class StripeStandIn:
         self.delay = delay
         self.requests: list[dict] = []
         self.payouts: dict[str, dict] = {}
+        self.balance_transactions: list[dict] = []
         self.fail_with: int | None = None
         self._lock = threading.Lock()
         self._counter = 0
@@ -102,6 +103,22 @@ class StripeStandIn:
             self.payouts[payout["id"]] = payout
         return 200, payout
 
+    def _list(self, params: dict) -> dict:
+        low = int(params.get("created[gte]", 0))
+        high = int(params.get("created[lt]", 2**62))
+        rows = [t for t in self.balance_transactions if low <= t["created"] < high]
+        after = params.get("starting_after")
+        if after:
+            ids = [t["id"] for t in rows]
+            rows = rows[ids.index(after) + 1 :]
+        limit = int(params.get("limit", 10))
+        return {
+            "object": "list",
+            "url": "/v1/balance_transactions",
+            "data": rows[:limit],
+            "has_more": len(rows) > limit,
+        }
+
     def _handler(self):
         standin = self
 
@@ -150,8 +167,11 @@ class StripeStandIn:
                 return self._answer(404, {"error": {"type": "invalid_request_error"}})
 
             def do_GET(self):
-                self._record({})
-                path = self.path.split("?")[0]
+                path, _, query = self.path.partition("?")
+                params = {k: v[0] for k, v in parse_qs(query).items()}
+                self._record(params)
+                if path == "/v1/balance_transactions":
+                    return self._answer(200, standin._list(params))
                 if path.startswith("/v1/payouts/"):
                     payout = standin.payouts.get(path.rsplit("/", 1)[1])
                     account = self.headers.get("Stripe-Account")

@@ -2,6 +2,7 @@ import json
 from dataclasses import dataclass, field
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.urls import reverse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -36,6 +37,9 @@ class RecordingProvider:
 
     def retrieve_payout(self, payout_id, destination):
         raise AssertionError("refund tests never fetch payouts")
+
+    def balance_transactions(self, *, created_from, created_to, page_size):
+        raise AssertionError("refund tests never reconcile")
 
 
 def captured_payment(tenant, user, amount=1000, provider_id="pi_1"):
@@ -133,7 +137,8 @@ def test_cumulative_refunds_never_exceed_the_capture(db, captured, attempts):
     """Refund attempts of any sizes: accepted exactly while they still fit."""
     tenant = TenantFactory()
     provider = RecordingProvider()
-    payment = captured_payment(tenant, UserFactory(), captured, f"pi_{tenant.pk}")
+    user = get_user_model().objects.create(username=f"buyer-{tenant.pk}")
+    payment = captured_payment(tenant, user, captured, f"pi_{tenant.pk}")
     refunded = 0
     for n, amount in enumerate(attempts):
         fits = refunded + amount <= captured

@@ -1,6 +1,7 @@
 """Stripe behind :class:`hardened_payments.providers.PaymentProvider`."""
 
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 import stripe
@@ -9,6 +10,7 @@ from hardened_payments.conf import app_settings
 from hardened_payments.exceptions import PaymentDeclined, ProviderError
 from hardened_payments.money import Money
 from hardened_payments.providers import (
+    ProviderBalanceTransaction,
     ProviderPayment,
     ProviderPayout,
     ProviderRefund,
@@ -133,6 +135,45 @@ class StripeProvider:
             ),
         )
         return _payout(payout)
+
+    def balance_transactions(
+        self, *, created_from: int, created_to: int, page_size: int
+    ) -> Iterator[ProviderBalanceTransaction]:
+        """Every balance transaction created in ``[created_from, created_to)``."""
+        client = self._client()
+        starting_after: str | None = None
+        while True:
+            params: dict[str, Any] = {
+                "created": {"gte": created_from, "lt": created_to},
+                "limit": page_size,
+                "expand": ["data.source"],
+            }
+            if starting_after:
+                params["starting_after"] = starting_after
+            page = self._call(
+                "balance transactions",
+                lambda p=params: client.v1.balance_transactions.list(params=p),
+            )
+            for item in page["data"]:
+                yield ProviderBalanceTransaction(
+                    id=item["id"],
+                    type=item["type"],
+                    amount=_money(item["amount"], item["currency"]),
+                    source_id=_source_id(item.get("source")),
+                    created=int(item["created"]),
+                )
+            if not page.get("has_more") or not page["data"]:
+                return
+            starting_after = page["data"][-1]["id"]
+
+
+def _source_id(source: Any) -> str:
+    """A charge counts under its payment intent; anything else under its id."""
+    if isinstance(source, dict):
+        if source.get("object") == "charge" and source.get("payment_intent"):
+            return str(source["payment_intent"])
+        return str(source.get("id") or "")
+    return str(source or "")
 
 
 def _payout(payout: dict[str, Any]) -> ProviderPayout:

@@ -201,6 +201,8 @@ HARDENED_PRIVACY_AUDIT_KEY = {
     "PROVIDER": "env",
     "REFERENCE": "HARDENED_PRIVACY_AUDIT_KEY",
 }
+# Versioned prompt templates; check with manage.py hardened_privacy_lint_prompts.
+HARDENED_PRIVACY_PROMPT_DIRS = ["prompts"]
 
 LOGGING = {
     "version": 1,

@@ -25,7 +25,7 @@ def _refuse(request: HttpRequest, refused: _webhooks.Refused) -> JsonResponse:
         outcome="denied",
         request=request,
         target="stripe",
-        reason=refused.code,
+        refusal=refused.code,
     )
     return JsonResponse({"error": refused.code}, status=refused.status)
 

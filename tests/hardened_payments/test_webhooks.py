@@ -335,7 +335,7 @@ def test_refusals_and_receipts_are_audited(client, payment, caplog):
     assert ("payment_succeeded", "success") in events
     refused = next(r for r in caplog.records if r.getMessage() == "webhook_refused")
     assert refused.hardened_audit["ip"] == "203.0.113.9"
-    assert refused.hardened_audit["reason"] == "source_not_allowed"
+    assert refused.hardened_audit["refusal"] == "source_not_allowed"
     received = next(r for r in caplog.records if r.getMessage() == "payment_succeeded")
     assert received.hardened_audit["provider_event_id"] == "evt_1Abc"
     assert received.hardened_audit["amount"] == 2000

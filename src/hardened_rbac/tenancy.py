@@ -67,7 +67,9 @@ def unscoped(reason: str) -> Iterator[None]:
     """
     if not isinstance(reason, str) or not reason.strip():
         raise UnscopedReasonMissing("unscoped() needs a reason for the audit log.")
-    audit.emit("authz_admin", outcome="success", action="unscoped", reason=reason)
+    audit.emit(
+        "authz_admin", outcome="success", action="unscoped", escape_reason=reason
+    )
     with unscoped_context(reason.strip()):
         yield
 

@@ -155,3 +155,21 @@ def test_decision_cache_checks(settings):
     settings.HARDENED_RBAC_DECISION_CACHE = "default"
     settings.HARDENED_RBAC_DECISION_CACHE_TIMEOUT = True
     assert [m.id for m in checks.check_decision_cache()] == ["hardened_rbac.E009"]
+
+
+@pytest.mark.parametrize("shared", [1, 25])
+def test_listing_allowed_objects_is_one_query(shared):
+    tenant = TenantFactory()
+    user = MembershipFactory(tenant=tenant).user
+    with use_tenant(tenant):
+        documents = Document.objects.bulk_create(
+            [Document(title=str(i)) for i in range(40)]
+        )
+    for document in documents[:shared]:
+        assign_perm("view_document", user, document)
+    with use_tenant(tenant):
+        list(policies.allowed(user, "view", Document))
+        with CaptureQueriesContext(connection) as queries:
+            listed = list(policies.allowed(user, "view", Document))
+    assert len(listed) == shared
+    assert len(queries) == 1

@@ -222,7 +222,7 @@ def test_unscoped_sees_every_tenant_and_is_audited(tenants, caplog):
             "outcome": "success",
             "ip": None,
             "action": "unscoped",
-            "reason": "nightly export",
+            "escape_reason": "nightly export",
         }
     ]
     with pytest.raises(TenantNotSet):

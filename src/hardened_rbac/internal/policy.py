@@ -20,6 +20,7 @@ from hardened_rbac.exceptions import PolicyConflict, PolicyMissing
 from hardened_rbac.internal import audit
 from hardened_rbac.internal.context import current_tenant, require_tenant
 from hardened_rbac.internal.rules import NOTHING, Rule, Subject, Verdict
+from hardened_rbac.internal.scoping import is_scoped
 
 logger = logging.getLogger(__name__)
 
@@ -141,7 +142,7 @@ def filter_allowed(
     model = queryset.model
     policy = get_policy(action, model)
     tenant = require_tenant()
-    if _has_tenant(model):
+    if _has_tenant(model) and not is_scoped(model):
         queryset = queryset.filter(tenant_id=tenant.pk)
     subject = Subject(user, tenant)
     combined = NOTHING

@@ -49,6 +49,18 @@ class Subject:
             )
         return self._member
 
+    def member_q(self) -> Q:
+        """Active membership as SQL, so a filter stays one query."""
+        if not self.authenticated:
+            return NOTHING
+        return Q(
+            Exists(
+                Membership.objects.active().filter(
+                    user_id=self.user.pk, tenant_id=self.tenant.pk
+                )
+            )
+        )
+
     def has_perm(self, perm: str) -> bool:
         return self.is_member and perm in permissions_in(self.user, self.tenant)
 
@@ -181,7 +193,7 @@ class FeedVisibility(Rule):
 
     def q(self, subject: Subject, model: type[models.Model]) -> Q:
         public = Q(**{self.field: self.PUBLIC})
-        if not subject.is_member:
+        if not subject.authenticated:
             return public
         follows = Exists(
             self.follow_model._default_manager.filter(
@@ -192,11 +204,13 @@ class FeedVisibility(Rule):
             )
         )
         own = Q(**{f"{self.author}_id": subject.user_id})
-        return (
-            public
-            | Q(**{self.field: self.TENANT})
-            | (Q(**{self.field: self.FOLLOWERS}) & (own | follows))
-            | (Q(**{self.field: self.PRIVATE}) & own)
+        return public | (
+            subject.member_q()
+            & (
+                Q(**{self.field: self.TENANT})
+                | (Q(**{self.field: self.FOLLOWERS}) & (own | follows))
+                | (Q(**{self.field: self.PRIVATE}) & own)
+            )
         )
 
 
@@ -255,10 +269,10 @@ class GroupMember(Rule):
         return self.verdict(False, "the user is not in the group with a fitting role")
 
     def q(self, subject: Subject, model: type[models.Model]) -> Q:
-        if not subject.is_member:
+        if not subject.authenticated:
             return NOTHING
         ref = OuterRef("pk" if self.group is None else f"{self.group}_id")
-        return Q(Exists(self._memberships(subject, ref)))
+        return subject.member_q() & Q(Exists(self._memberships(subject, ref)))
 
 
 class Participant(Rule):
@@ -281,9 +295,9 @@ class Participant(Rule):
         return self.verdict(False, "the user does not take part in the conversation")
 
     def q(self, subject: Subject, model: type[models.Model]) -> Q:
-        if not subject.is_member:
+        if not subject.authenticated:
             return NOTHING
-        return Q(pk__in=self._matching(subject, model))
+        return subject.member_q() & Q(pk__in=self._matching(subject, model))
 
 
 class AllOf(Rule):
@@ -361,7 +375,7 @@ class ObjectPermission(Rule):
     def q(self, subject: Subject, model: type[models.Model]) -> Q:
         from django.db.models.functions import Cast
 
-        if not subject.is_member:
+        if not subject.authenticated:
             return NOTHING
         combined = NOTHING
         for rows, column in self._sources(subject, model):
@@ -369,4 +383,4 @@ class ObjectPermission(Rule):
                 rows = rows.annotate(hardened_object=Cast("object_pk", model._meta.pk))
                 column = "hardened_object"
             combined |= Q(pk__in=rows.values(column))
-        return combined
+        return subject.member_q() & combined

@@ -28,6 +28,13 @@ E010_MSG = (
     "%s looks like it stores card data; card numbers must never reach the server."
 )
 
+E011_MSG = "hardened_payments needs %s in INSTALLED_APPS."
+
+REQUIRED_APPS = {
+    "hardened_rbac": "Ledger accounts and payments belong to a tenant.",
+    "hardened_auth": "Step-up and client addresses come from hardened_auth.",
+}
+
 _CARD_FIELD = re.compile(
     r"(^|_)(card_?(number|num|no|code|cvc|cvv|exp\w*)|cc_?(number|num|no)|"
     r"pan|cvv2?|cvc2?|csc|security_?code|expiry(_date)?|exp_(month|year))$",
@@ -163,7 +170,17 @@ def _card_error(label: str, obj: object) -> CheckMessage:
     )
 
 
+def check_required_apps(**kwargs: Any) -> list[CheckMessage]:
+    """hardened_payments leans on hardened_rbac and hardened_auth."""
+    return [
+        Error(E011_MSG % label, hint=why, id="hardened_payments.E011")
+        for label, why in REQUIRED_APPS.items()
+        if not apps.is_installed(label)
+    ]
+
+
 ALL_CHECKS = [
+    check_required_apps,
     check_default_currency,
     check_idempotency_key_ttl,
     check_webhook_secrets,

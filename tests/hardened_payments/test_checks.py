@@ -189,3 +189,19 @@ def test_card_field_names_are_recognised(name):
 )
 def test_ordinary_field_names_pass(name):
     assert not checks._CARD_FIELD.search(name)
+
+
+def test_missing_required_apps_fail(monkeypatch):
+    from django.apps import apps
+
+    monkeypatch.setattr(apps, "is_installed", lambda label: False)
+    messages = checks.check_required_apps()
+    assert [m.id for m in messages] == ["hardened_payments.E011"] * 2
+    assert [m.msg for m in messages] == [
+        checks.E011_MSG % "hardened_rbac",
+        checks.E011_MSG % "hardened_auth",
+    ]
+
+
+def test_required_apps_pass():
+    assert checks.check_required_apps() == []

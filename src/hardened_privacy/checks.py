@@ -312,6 +312,10 @@ E071_MSG = (
     "lists of glob patterns."
 )
 E072_MSG = "HARDENED_PRIVACY_REVIEW_EXCLUDE must be a list of glob patterns."
+E073_MSG = (
+    "HARDENED_PRIVACY_REVIEW_MARKERS must map category names to lists of "
+    "regular expressions that compile."
+)
 
 
 def _globs(value: object, allow_empty: bool) -> bool:
@@ -358,7 +362,31 @@ def check_review(**kwargs: Any) -> list[CheckMessage]:
                 id="hardened_privacy.E072",
             )
         )
+    markers = getattr(settings, "HARDENED_PRIVACY_REVIEW_MARKERS", None)
+    if markers is not None and not _markers_valid(markers):
+        messages.append(
+            Error(
+                E073_MSG,
+                hint="For example {'auth_gate': [r'@login_required\\b']}, {} for "
+                "none, or leave it unset for the defaults.",
+                id="hardened_privacy.E073",
+            )
+        )
     return messages
+
+
+def _markers_valid(markers: object) -> bool:
+    if not isinstance(markers, dict):
+        return False
+    for category, regexes in markers.items():
+        if not isinstance(category, str) or not category or not _globs(regexes, False):
+            return False
+        try:
+            for regex in regexes:
+                re.compile(regex)
+        except re.error:
+            return False
+    return True
 
 
 E020_MSG = "Debug or profiling tools are installed in a production deployment."

@@ -91,6 +91,12 @@ class PrivacySettings:
         return value if isinstance(value, list) else None
 
     @property
+    def REVIEW_MARKERS(self) -> dict[str, list[str]] | None:
+        """Category to regular expressions that gate a Python module by content."""
+        value = self._get("REVIEW_MARKERS", None)
+        return value if isinstance(value, dict) else None
+
+    @property
     def KEY_PROVIDERS(self) -> dict[str, dict[str, Any]]:
         """Provider alias to ``{"BACKEND": dotted path, "OPTIONS": {...}}``."""
         value = self._get("KEY_PROVIDERS", {})

@@ -2,6 +2,9 @@
 
 Migrations, auth gates (views, decorators, policies, middleware) and payment
 handlers must each be looked at by a person whenever their content changes.
+Files are found by path (``HARDENED_PRIVACY_REVIEW_PATTERNS``) and, for
+Python modules named otherwise, by content markers such as ``@login_required``
+or ``stripe.Webhook`` (``HARDENED_PRIVACY_REVIEW_MARKERS``).
 The review manifest (``HARDENED_PRIVACY_REVIEW_MANIFEST``) records, per file,
 the SHA-256 of the content that was reviewed, who reviewed it and when.
 ``manage.py hardened_privacy_review`` lists what changed since and fails
@@ -17,12 +20,14 @@ from hardened_privacy.conf import app_settings
 from hardened_privacy.internal.review_manifest import Entry, compare, record
 from hardened_privacy.internal.review_scan import (
     DEFAULT_EXCLUDE,
+    DEFAULT_MARKERS,
     DEFAULT_PATTERNS,
     Matcher,
 )
 
 __all__ = [
     "DEFAULT_EXCLUDE",
+    "DEFAULT_MARKERS",
     "DEFAULT_PATTERNS",
     "Entry",
     "manifest_path",
@@ -37,14 +42,18 @@ logger = logging.getLogger(__name__)
 def review_matcher(
     patterns: Mapping[str, Iterable[str]] | None = None,
     exclude: Iterable[str] | None = None,
+    markers: Mapping[str, Iterable[str]] | None = None,
 ) -> Matcher:
-    """Patterns and exclusions from arguments, else settings, else defaults."""
+    """Matching rules from the arguments, else the settings, else defaults."""
     if patterns is None:
         patterns = app_settings.REVIEW_PATTERNS or DEFAULT_PATTERNS
     if exclude is None:
         configured = app_settings.REVIEW_EXCLUDE
         exclude = DEFAULT_EXCLUDE if configured is None else configured
-    return Matcher.build(patterns, exclude)
+    if markers is None:
+        configured_markers = app_settings.REVIEW_MARKERS
+        markers = DEFAULT_MARKERS if configured_markers is None else configured_markers
+    return Matcher.build(patterns, exclude, markers)
 
 
 def manifest_path(root: Path, manifest: str | Path | None = None) -> Path:

@@ -9,7 +9,7 @@ from django.core.management import CommandError, call_command
 from django.test import override_settings
 
 from hardened_privacy.exceptions import ReviewManifestError
-from hardened_privacy.internal.review_scan import glob_regex
+from hardened_privacy.internal.review_scan import code_only, glob_regex
 from hardened_privacy.review import record_review, review_status
 
 TREE = {
@@ -27,6 +27,13 @@ TREE = {
     "build/lib/views.py": "ignored\n",
     "shop/__pycache__/views.py": "ignored\n",
     "docs/views.md": "ignored\n",
+    "shop/api.py": "@login_required\ndef orders(request): ...\n",
+    "shop/billing.py": "event = stripe.Webhook.construct_event(body, sig, secret)\n",
+    "shop/utils.py": "def login_required_soon(): ...\n",
+    "shop/docs.py": '"""Use @login_required."""\n# stripe.Webhook here\nx = 1\n',
+    "shop/broken.py": "@csrf_exempt\ndef broken(:\n",
+    "shop/notes.txt": "@login_required\n",
+    "build/api.py": "@login_required\n",
 }
 
 GATED = {
@@ -37,6 +44,9 @@ GATED = {
     "shop/migrations/0001_initial.py": "migration",
     "shop/policies/orders.py": "auth_gate",
     "shop/views.py": "auth_gate",
+    "shop/api.py": "auth_gate",
+    "shop/billing.py": "payment_handler",
+    "shop/broken.py": "auth_gate",
 }
 
 DAY = datetime.date(2026, 12, 3)
@@ -77,7 +87,7 @@ def test_default_patterns_find_migrations_auth_gates_and_payment_handlers(projec
 def test_check_fails_listing_every_unreviewed_file(project):
     out = io.StringIO()
 
-    with pytest.raises(CommandError, match="7 gated file\\(s\\) await review"):
+    with pytest.raises(CommandError, match="10 gated file\\(s\\) await review"):
         call_command("hardened_privacy_review", "--root", str(project), stdout=out)
 
     for path in GATED:
@@ -88,7 +98,7 @@ def test_recording_every_file_makes_the_check_pass(project):
     record_review("Ada Lovelace", root=project, today=DAY)
 
     assert set(statuses(project).values()) == {"reviewed"}
-    assert "All 7 gated file(s) are reviewed." in run(project)
+    assert "All 10 gated file(s) are reviewed." in run(project)
     entry = manifest(project)["files"]["shop/views.py"]
     assert entry == {
         "sha256": hashlib.sha256(TREE["shop/views.py"].encode()).hexdigest(),
@@ -246,7 +256,7 @@ def test_command_records_all_and_prints_json(project):
 
     entries = json.loads(run(project, json=True))
 
-    assert len(entries) == 7
+    assert len(entries) == 10
     assert {e["status"] for e in entries} == {"reviewed"}
     assert {e["reviewer"] for e in entries} == {"Ada"}
 
@@ -264,6 +274,7 @@ def test_patterns_and_exclusions_come_from_settings(project):
     with override_settings(
         HARDENED_PRIVACY_REVIEW_PATTERNS={"model": ["**/models.py"]},
         HARDENED_PRIVACY_REVIEW_EXCLUDE=[],
+        HARDENED_PRIVACY_REVIEW_MARKERS={},
     ):
         assert {e.path: e.category for e in review_status(project)} == {
             "shop/models.py": "model"
@@ -272,6 +283,41 @@ def test_patterns_and_exclusions_come_from_settings(project):
         paths = {e.path for e in review_status(project)}
     assert not any(p.startswith("payments/") for p in paths)
     assert ".venv/lib/site/views.py" in paths
+
+
+def test_content_markers_come_from_settings(project):
+    with override_settings(
+        HARDENED_PRIVACY_REVIEW_MARKERS={"secrets": [r"^def login_required_soon"]}
+    ):
+        categories = {e.path: e.category for e in review_status(project)}
+
+    assert categories["shop/utils.py"] == "secrets"
+    assert "shop/api.py" not in categories
+
+
+@pytest.mark.parametrize(
+    ("source", "code"),
+    [
+        ('x = "@login_required"  # LoginRequiredMixin\n', "x ="),
+        ('s = """a\n@csrf_exempt\n"""\ny = 2\n', "y = 2"),
+        ("@login_required\ndef v(r): ...\n", "@login_required"),
+    ],
+)
+def test_markers_match_code_not_strings_or_comments(source, code):
+    text = code_only(source)
+
+    assert code in text
+    assert text.count("\n") == source.count("\n")
+    assert "@login_required" not in text or code == "@login_required"
+    assert "LoginRequiredMixin" not in text
+    assert "csrf_exempt" not in text
+
+
+def test_marker_added_to_an_ordinary_module_needs_review(project):
+    record_review("Ada", root=project)
+    (project / "shop/utils.py").write_text("@csrf_exempt\ndef hook(request): ...\n")
+
+    assert statuses(project)["shop/utils.py"] == "new"
 
 
 @pytest.mark.parametrize(

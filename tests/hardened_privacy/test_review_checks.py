@@ -46,3 +46,19 @@ def test_invalid_exclude_fails(value):
         messages = checks.check_review()
     assert ids(messages) == ["hardened_privacy.E072"]
     assert messages[0].msg == checks.E072_MSG
+
+
+@pytest.mark.parametrize("value", [{}, {"auth_gate": [r"@login_required\b"]}])
+def test_valid_markers_pass(value):
+    with override_settings(HARDENED_PRIVACY_REVIEW_MARKERS=value):
+        assert checks.check_review() == []
+
+
+@pytest.mark.parametrize(
+    "value", [[], {"a": []}, {"a": "x"}, {"": ["x"]}, {"a": ["("]}, {"a": [3]}]
+)
+def test_invalid_markers_fail(value):
+    with override_settings(HARDENED_PRIVACY_REVIEW_MARKERS=value):
+        messages = checks.check_review()
+    assert ids(messages) == ["hardened_privacy.E073"]
+    assert messages[0].msg == checks.E073_MSG

@@ -1,8 +1,10 @@
 """Find the files that need a person's review and hash their content."""
 
 import hashlib
+import io
 import os
 import re
+import tokenize
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +38,23 @@ DEFAULT_EXCLUDE = [
     "venv/**",
     "**/migrations/__init__.py",
 ]
+DEFAULT_MARKERS: dict[str, list[str]] = {
+    "auth_gate": [
+        r"@(?:login_required|permission_required|user_passes_test"
+        r"|staff_member_required|csrf_exempt)\b",
+        r"\b(?:LoginRequiredMixin|PermissionRequiredMixin|UserPassesTestMixin)\b",
+        r"\bdef (?:process_view|process_request|has_permission"
+        r"|has_object_permission)\(",
+        r"^\s*(?:authentication_classes|permission_classes)\s*=",
+    ],
+    "payment_handler": [
+        r"\bstripe\.(?:Webhook|PaymentIntent|Refund|Charge|Payout|Transfer)\b",
+        r"\bconstruct_event\(",
+        r"@webhooks\.handler\b",
+    ],
+}
+MARKER_FILES = "**/*.py"
+MAX_MARKER_BYTES = 2_000_000
 _PROBE = "__hardened_probe__"
 
 
@@ -63,12 +82,18 @@ def glob_regex(pattern: str) -> re.Pattern[str]:
 
 @dataclass(frozen=True)
 class Matcher:
+    """Which files are gated: by path glob first, then by content marker."""
+
     categories: tuple[tuple[str, tuple[re.Pattern[str], ...]], ...]
     exclude: tuple[re.Pattern[str], ...]
+    markers: tuple[tuple[str, tuple[re.Pattern[str], ...]], ...] = ()
 
     @classmethod
     def build(
-        cls, patterns: Mapping[str, Iterable[str]], exclude: Iterable[str]
+        cls,
+        patterns: Mapping[str, Iterable[str]],
+        exclude: Iterable[str],
+        markers: Mapping[str, Iterable[str]] | None = None,
     ) -> "Matcher":
         return cls(
             tuple(
@@ -76,7 +101,23 @@ class Matcher:
                 for category, globs in patterns.items()
             ),
             tuple(glob_regex(p) for p in exclude),
+            tuple(
+                (category, tuple(re.compile(r, re.MULTILINE) for r in regexes))
+                for category, regexes in (markers or {}).items()
+            ),
         )
+
+    def marked(self, relative: str, path: Path) -> str | None:
+        """The category whose content marker ``path`` contains, if any."""
+        if not self.markers or not _MARKER_FILES.match(relative):
+            return None
+        if path.is_symlink() or path.stat().st_size > MAX_MARKER_BYTES:
+            return None
+        text = code_only(path.read_bytes().decode("utf-8", errors="replace"))
+        for category, regexes in self.markers:
+            if any(r.search(text) for r in regexes):
+                return category
+        return None
 
     def excluded(self, relative: str) -> bool:
         return any(p.match(relative) for p in self.exclude)
@@ -88,6 +129,34 @@ class Matcher:
             if any(p.match(relative) for p in globs):
                 return category
         return None
+
+
+_MARKER_FILES = glob_regex(MARKER_FILES)
+_BLANKED = {tokenize.STRING, tokenize.COMMENT} | {
+    getattr(tokenize, "FSTRING_MIDDLE", tokenize.STRING)
+}
+
+
+def code_only(source: str) -> str:
+    """``source`` with strings and comments blanked, so markers match code.
+
+    Source that does not tokenize is returned unchanged.
+    """
+    rows = [list(line) for line in source.splitlines(keepends=True)]
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(source).readline):
+            if token.type not in _BLANKED:
+                continue
+            (first, start), (last, end) = token.start, token.end
+            for number in range(first, last + 1):
+                row = rows[number - 1]
+                stop = end if number == last else len(row)
+                for index in range(start if number == first else 0, stop):
+                    if row[index] != "\n":
+                        row[index] = " "
+    except (tokenize.TokenError, SyntaxError):
+        return source
+    return "".join("".join(row) for row in rows)
 
 
 def content_hash(path: Path) -> str:
@@ -111,6 +180,8 @@ def scan(root: Path, matcher: Matcher) -> dict[str, tuple[str, str]]:
         for name in sorted(files):
             relative = prefix + name
             category = matcher.category(relative)
+            if category is None and not matcher.excluded(relative):
+                category = matcher.marked(relative, Path(directory) / name)
             if category is not None:
                 found[relative] = (category, content_hash(Path(directory) / name))
     return found

@@ -1,7 +1,11 @@
-from django.http import HttpRequest, HttpResponse
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
 from demo.models import Post
+from hardened_rbac import agents
+from hardened_rbac.decorators import policy_exempt
+from hardened_rbac.exceptions import AgentToolRefused
 from hardened_rbac.models import Membership
 
 
@@ -21,3 +25,18 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(
         request, "demo/home.html", {"memberships": memberships, "posts": posts}
     )
+
+
+@login_required
+@policy_exempt(reason="The agent gateway applies the tool's own policy.")
+def feed_summary(request: HttpRequest) -> HttpResponse:
+    """Run the "summarise my feed" agent tool through the gateway."""
+    try:
+        limit = int(request.GET.get("limit", "20"))
+    except ValueError:
+        limit = 0
+    try:
+        result = agents.call(request.user, "summarise_feed", {"limit": limit})
+    except AgentToolRefused as exc:
+        return JsonResponse({"error": str(exc), "reason": exc.reason}, status=403)
+    return JsonResponse(result)

@@ -5,6 +5,7 @@ from demo import views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("feed/summary/", views.feed_summary, name="feed_summary"),
     path("admin/", admin.site.urls),
     path("auth/", include("hardened_auth.urls")),
     path("auth/passkeys/", include("hardened_auth.webauthn_urls")),

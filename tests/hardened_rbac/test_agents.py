@@ -81,7 +81,7 @@ def test_unknown_tool_is_refused_and_audited(acme, caplog):
     with use_tenant(tenant), pytest.raises(UnknownAgentTool):
         agents.call(user, "drop_tables\u202e", {})
     [event] = _refusals(caplog)
-    assert event["reason"] == "unknown_tool"
+    assert event["refusal"] == "unknown_tool"
     assert event["target"] == "agent_tool:drop_tables?"
     assert event["actor"] == str(user.pk)
     assert event["tenant"] == str(tenant.pk)
@@ -117,7 +117,7 @@ def test_tool_without_a_policy_is_refused(tools, acme, caplog):
     with use_tenant(tenant), pytest.raises(AgentToolNotAllowed):
         agents.call(user, "no_policy", {})
     assert calls == []
-    assert _refusals(caplog)[0]["reason"] == "policy_denied"
+    assert _refusals(caplog)[0]["refusal"] == "policy_denied"
 
 
 def test_site_may_declare_the_policy_itself(tools, acme):
@@ -205,7 +205,7 @@ def test_malformed_arguments_are_refused_before_the_handler(
     with use_tenant(tenant), pytest.raises(AgentToolArgumentsInvalid):
         agents.call(user, "search", arguments)
     assert calls == []
-    assert _refusals(caplog)[0]["reason"] == "invalid_arguments"
+    assert _refusals(caplog)[0]["refusal"] == "invalid_arguments"
 
 
 def test_oversized_arguments_are_refused(tools, acme, settings):
@@ -282,7 +282,7 @@ def test_object_arguments_load_through_the_policy_in_the_tenant(tools, acme, cap
         for bad in ("1 OR 1=1", -1, 2**64, True):
             with pytest.raises(AgentToolArgumentsInvalid):
                 agents.call(user, "read_post", {"post": bad})
-    assert [e["reason"] for e in _refusals(caplog)][:4] == ["object_refused"] * 4
+    assert [e["refusal"] for e in _refusals(caplog)][:4] == ["object_refused"] * 4
     assert len(calls) == 1
 
 
@@ -308,7 +308,7 @@ def test_user_rate_then_tenant_rate(tools, acme, caplog):
         with pytest.raises(AgentToolRateLimited, match="tenant rate"):
             agents.call(colleague, name, {})
     assert len(calls) == 3
-    assert _refusals(caplog)[-1]["reason"] == "rate_limited"
+    assert _refusals(caplog)[-1]["refusal"] == "rate_limited"
 
 
 def test_rate_limits_fail_closed_when_the_cache_is_unreachable(
@@ -330,7 +330,7 @@ def test_rate_limits_fail_closed_when_the_cache_is_unreachable(
     with use_tenant(tenant), pytest.raises(AgentToolLimiterUnavailable):
         agents.call(user, "echo", {})
     assert calls == []
-    assert _refusals(caplog)[0]["reason"] == "limiter_unavailable"
+    assert _refusals(caplog)[0]["refusal"] == "limiter_unavailable"
 
 
 @pytest.fixture
@@ -488,7 +488,7 @@ def test_processes_and_connections_are_refused_without_a_grant(tools, acme, capl
             with pytest.raises(AgentToolCapabilityDenied):
                 agents.call(user, "escape", {"how": how})
     assert subprocess.run(["true"], check=False).returncode == 0
-    assert [e["reason"] for e in _refusals(caplog)] == ["capability_denied"] * 3
+    assert [e["refusal"] for e in _refusals(caplog)] == ["capability_denied"] * 3
 
 
 def test_context_capabilities_need_explicit_grants(tools, acme):

@@ -60,7 +60,7 @@ def _refuse(
         actor=_user_id(user),
         target=f"agent_tool:{tool}",
         action="agent_tool_refused",
-        reason=exc.reason,
+        refusal=exc.reason,
         **fields,
     )
     logger.warning("agent tool %s refused: %s", tool, exc.reason)

@@ -11,6 +11,8 @@ from collections import Counter
 from typing import Any
 
 from demo.models import Post
+from hardened_privacy.prompts import render_prompt
+from hardened_privacy.prompts.render import closing, opening
 from hardened_rbac import agents, policies
 
 SUMMARY_WORDS = 5
@@ -19,10 +21,25 @@ SUMMARY_WORDS = 5
 class StandInSummariser:
     """A stand-in for a language model client, for the sandbox and tests.
 
-    It is deterministic and makes no network call: it counts posts and
-    authors and names the most frequent longer words. A real site swaps in
-    its model client, reached through ``hardened_privacy.egress``.
+    It is deterministic and makes no network call: from the rendered
+    prompt it reads the delimited ``posts`` block, one post per line, and
+    counts posts and authors and names the most frequent longer words. A
+    real site swaps in its model client, reached through
+    ``hardened_privacy.egress``.
     """
+
+    def complete(self, prompt: str) -> str:
+        start = prompt.find(opening("posts"))
+        end = prompt.find(closing("posts"))
+        if start < 0 or end < start:
+            return "No posts to summarise."
+        block = prompt[start + len(opening("posts")) : end]
+        posts = [
+            tuple(line.split(": ", 1))
+            for line in block.strip().splitlines()
+            if ": " in line
+        ]
+        return self.summarise([(author, body) for author, body in posts])
 
     def summarise(self, posts: list[tuple[str, str]]) -> str:
         if not posts:
@@ -52,11 +69,36 @@ def _declare_post_policy() -> None:
         policies.declare("view", Post, [agents.TenantMember()])
 
 
-def summarise_feed(ctx: agents.ToolContext, limit: int) -> dict[str, Any]:
-    """Summarise the newest ``limit`` posts the acting user may view."""
+def summarise_feed(
+    ctx: agents.ToolContext, limit: int, question: str
+) -> dict[str, Any]:
+    """Summarise the newest ``limit`` posts the acting user may view.
+
+    The posts go into the locked ``summarise_feed`` prompt template, which
+    delimits, neutralises, scrubs and audit-logs them, before the stand-in
+    client sees the rendered text.
+    """
     visible = policies.allowed(ctx.user, "view", Post).select_related("author")
-    posts = [(post.author.get_username(), post.body) for post in visible[:limit]]
-    return {"posts": len(posts), "summary": model_client.summarise(posts)}
+    lines = [
+        f"member {post.author_id}: {' '.join(post.body.split())}"
+        for post in visible[:limit]
+    ]
+    prompt = render_prompt(
+        "summarise_feed",
+        {
+            "site_name": ctx.tenant.name,
+            "member_name": f"member {ctx.user.pk}",
+            "posts": "\n".join(lines),
+            "question": question,
+        },
+        actor=ctx.user.pk,
+        tenant=ctx.tenant.pk,
+    )
+    return {
+        "posts": len(lines),
+        "prompt": {"name": prompt.name, "version": prompt.version},
+        "summary": model_client.complete(prompt.text),
+    }
 
 
 def register() -> None:
@@ -66,7 +108,12 @@ def register() -> None:
             "summarise_feed",
             summarise_feed,
             description="Summarise the newest posts the user can see.",
-            arguments={"limit": agents.Integer(minimum=1, maximum=50)},
+            arguments={
+                "limit": agents.Integer(minimum=1, maximum=50),
+                "question": agents.Text(
+                    max_length=200, required=False, default="What is new?"
+                ),
+            },
             side_effect=agents.READ,
             user_rate="20/m",
             tenant_rate="200/m",

@@ -36,7 +36,10 @@ def feed_summary(request: HttpRequest) -> HttpResponse:
     except ValueError:
         limit = 0
     try:
-        result = agents.call(request.user, "summarise_feed", {"limit": limit})
+        arguments: dict[str, object] = {"limit": limit}
+        if "question" in request.GET:
+            arguments["question"] = request.GET["question"]
+        result = agents.call(request.user, "summarise_feed", arguments)
     except AgentToolRefused as exc:
         return JsonResponse({"error": str(exc), "reason": exc.reason}, status=403)
     return JsonResponse(result)

@@ -5,7 +5,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from hardened_auth.internal.devices import remove_device
-from hardened_auth.models import RecoveryCodeDevice, TOTPDevice
+from hardened_auth.models import RecoveryCodeDevice, TOTPDevice, UserSession
 
 
 class DeviceAdmin(admin.ModelAdmin):
@@ -47,3 +47,22 @@ class RecoveryCodeDeviceAdmin(DeviceAdmin):
     @admin.display(description="unused codes")
     def remaining_codes(self, obj: RecoveryCodeDevice) -> int:
         return obj.remaining()
+
+
+@admin.register(UserSession)
+class UserSessionAdmin(admin.ModelAdmin):
+    """Signed-in sessions; deleting one signs it out on its next request."""
+
+    list_display = ("user", "device_label", "ip", "created_at", "last_seen_at")
+    fields = list_display
+    readonly_fields = list_display
+    search_fields = ("user__username", "user__email", "ip")
+    raw_id_fields = ("user",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(
+        self, request: HttpRequest, obj: object | None = None
+    ) -> bool:
+        return False

@@ -1,5 +1,8 @@
-from django.apps import AppConfig
+from django.apps import AppConfig, apps
+from django.contrib.auth import get_user_model
+from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.core import checks
+from django.db.models.signals import m2m_changed, post_save, pre_save
 
 
 class HardenedAuthConfig(AppConfig):
@@ -10,6 +13,26 @@ class HardenedAuthConfig(AppConfig):
 
     def ready(self) -> None:
         from hardened_auth import checks as auth_checks
+        from hardened_auth import signals as auth_signals
+
+        user_model = get_user_model()
+        user_logged_in.connect(auth_signals.session_started)
+        user_logged_out.connect(auth_signals.session_ended)
+        pre_save.connect(auth_signals.remember_privileges, sender=user_model)
+        post_save.connect(auth_signals.compare_privileges, sender=user_model)
+        for relation in ("groups", "user_permissions"):
+            field = getattr(user_model, relation, None)
+            if field is not None:
+                m2m_changed.connect(auth_signals.groups_changed, sender=field.through)
+        if apps.is_installed("allauth.account"):
+            from allauth.account import signals as account_signals
+
+            for signal in (
+                account_signals.password_changed,
+                account_signals.password_set,
+                account_signals.password_reset,
+            ):
+                signal.connect(auth_signals.password_changed)
 
         checks.register(auth_checks.check_trusted_proxies, checks.Tags.security)
         checks.register(auth_checks.check_client_ip_header, checks.Tags.security)
@@ -18,3 +41,4 @@ class HardenedAuthConfig(AppConfig):
         checks.register(auth_checks.check_rate_limits, checks.Tags.security)
         checks.register(auth_checks.check_second_factors, checks.Tags.security)
         checks.register(auth_checks.check_admin_site, checks.Tags.security)
+        checks.register(auth_checks.check_sessions, checks.Tags.security)

@@ -339,3 +339,60 @@ def check_admin_site(**kwargs: Any) -> list[CheckMessage]:
             id="hardened_auth.W001",
         )
     ]
+
+
+E018_MSG = (
+    "HARDENED_AUTH_SESSION_IDLE_TIMEOUT and HARDENED_AUTH_SESSION_ABSOLUTE_TIMEOUT "
+    "must be positive seconds, the idle one no longer than the absolute one."
+)
+E019_MSG = (
+    "HARDENED_AUTH_SESSION_FINGERPRINT_HEADERS must be a non-empty list of headers."
+)
+E020_MSG = (
+    "hardened_auth.middleware.SessionBindingMiddleware must be in MIDDLEWARE, "
+    "after AuthenticationMiddleware."
+)
+SESSION_MIDDLEWARE = "hardened_auth.middleware.SessionBindingMiddleware"
+
+
+def check_sessions(**kwargs: Any) -> list[CheckMessage]:
+    errors: list[CheckMessage] = []
+    idle = app_settings.SESSION_IDLE_TIMEOUT
+    absolute = app_settings.SESSION_ABSOLUTE_TIMEOUT
+    if not (
+        _is_positive_int(idle, 1) and _is_positive_int(absolute, 1) and idle <= absolute
+    ):
+        errors.append(
+            Error(
+                E018_MSG,
+                hint="For example 1800 (idle) and 43200 (absolute).",
+                id="hardened_auth.E018",
+            )
+        )
+    headers = app_settings.SESSION_FINGERPRINT_HEADERS
+    if (
+        isinstance(headers, str)
+        or not isinstance(headers, list | tuple)
+        or not headers
+        or not all(isinstance(h, str) and _HEADER_NAME.match(h) for h in headers)
+    ):
+        errors.append(
+            Error(
+                E019_MSG,
+                hint="For example ['User-Agent', 'Sec-CH-UA', 'Sec-CH-UA-Platform'].",
+                id="hardened_auth.E019",
+            )
+        )
+    middleware = list(settings.MIDDLEWARE)
+    if SESSION_MIDDLEWARE not in middleware or (
+        AUTH_MIDDLEWARE in middleware
+        and middleware.index(SESSION_MIDDLEWARE) < middleware.index(AUTH_MIDDLEWARE)
+    ):
+        errors.append(
+            Error(
+                E020_MSG,
+                hint="Add it after OTPMiddleware.",
+                id="hardened_auth.E020",
+            )
+        )
+    return errors

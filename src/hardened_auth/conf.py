@@ -95,5 +95,25 @@ class AuthSettings:
         value = self._get("SECOND_FACTORS", ("webauthn", "totp", "recovery_codes"))
         return value  # type: ignore[return-value]
 
+    @property
+    def SESSION_IDLE_TIMEOUT(self) -> int:
+        """Seconds without a request after which a session ends."""
+        return self._get("SESSION_IDLE_TIMEOUT", 30 * 60)  # type: ignore[return-value]
+
+    @property
+    def SESSION_ABSOLUTE_TIMEOUT(self) -> int:
+        """Seconds after sign-in after which a session ends regardless."""
+        value = self._get("SESSION_ABSOLUTE_TIMEOUT", 12 * 60 * 60)
+        return value  # type: ignore[return-value]
+
+    @property
+    def SESSION_FINGERPRINT_HEADERS(self) -> Sequence[str]:
+        """Request headers whose values bind a session to its device."""
+        value = self._get(
+            "SESSION_FINGERPRINT_HEADERS",
+            ("User-Agent", "Sec-CH-UA", "Sec-CH-UA-Platform", "Sec-CH-UA-Mobile"),
+        )
+        return value  # type: ignore[return-value]
+
 
 app_settings = AuthSettings()

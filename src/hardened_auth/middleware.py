@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from hardened_auth.conf import app_settings
 from hardened_auth.exceptions import RateLimiterUnavailable
 from hardened_auth.internal import audit, limiter
+from hardened_auth.internal import sessions as session_binding
 from hardened_auth.internal.second_factor import has_second_factor
 from hardened_auth.internal.throttle_responses import (
     limiter_unavailable_response,
@@ -117,3 +118,18 @@ class SecondFactorMiddleware:
         if not has_second_factor(user):
             return None
         return second_factor_required_response(request)
+
+
+class SessionBindingMiddleware:
+    """End sessions that are revoked, idle, too old or on another device.
+
+    Place it after ``django_otp.middleware.OTPMiddleware``.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.user.is_authenticated:
+            session_binding.check(request)
+        return self.get_response(request)

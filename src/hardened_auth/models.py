@@ -10,6 +10,7 @@ from base64 import b32encode
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from django.conf import settings
 from django.db import models
 from django.db.models import F
 from django.utils import timezone
@@ -215,3 +216,29 @@ class RecoveryCode(models.Model):
 
     def __str__(self) -> str:
         return f"recovery code {self.pk} ({'used' if self.used_at else 'unused'})"
+
+
+class UserSession(models.Model):
+    """One signed-in session, so its user can see it and end it.
+
+    The session itself holds a random id; this row holds only its hash. A
+    session whose row is gone is signed out on its next request.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    sid_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    device_label = models.CharField(max_length=120, blank=True)
+    rotate_pending = models.BooleanField(
+        default=False, help_text="Rotate the session key on its next request."
+    )
+
+    class Meta:
+        verbose_name = "signed-in session"
+
+    def __str__(self) -> str:
+        return f"session {self.pk} of user {self.user_id}"

@@ -12,4 +12,6 @@ urlpatterns = [
     path("devices/totp/", views.totp_add, name="totp_add"),
     path("devices/recovery-codes/", views.recovery_codes, name="recovery_codes"),
     path("devices/remove/", views.device_remove, name="device_remove"),
+    path("sessions/", views.session_list, name="sessions"),
+    path("sessions/end/", views.session_end, name="session_end"),
 ]

@@ -12,10 +12,12 @@ from django_otp.models import Device
 
 from hardened_auth.conf import app_settings
 from hardened_auth.forms import SecondFactorForm
+from hardened_auth.internal import audit
 from hardened_auth.internal import devices as device_actions
+from hardened_auth.internal import sessions as session_binding
 from hardened_auth.internal.responses import safe_next
 from hardened_auth.internal.second_factor import has_second_factor, verify_code
-from hardened_auth.models import RecoveryCodeDevice, TOTPDevice
+from hardened_auth.models import RecoveryCodeDevice, TOTPDevice, UserSession
 from hardened_auth.stepup import step_up_response, verified_within
 
 
@@ -137,3 +139,51 @@ def device_remove(request: HttpRequest) -> HttpResponse:
         raise Http404
     device_actions.remove_device(request, device)
     return HttpResponseRedirect(resolve_url("hardened_auth:devices"))
+
+
+@never_cache
+@login_required
+def session_list(request: HttpRequest) -> HttpResponse:
+    """List the user's signed-in sessions, the current one marked."""
+    user = _user(request)
+    current = request.session.get(session_binding.SID_KEY)
+    current_hash = session_binding.sid_hash(current) if isinstance(current, str) else ""
+    rows = UserSession.objects.filter(user_id=user.pk).order_by("-last_seen_at")
+    return render(
+        request,
+        "hardened_auth/sessions.html",
+        {"sessions": rows, "current_hash": current_hash},
+    )
+
+
+@never_cache
+@login_required
+@require_POST
+def session_end(request: HttpRequest) -> HttpResponse:
+    """End one of the user's sessions, or all but this one."""
+    user = _user(request)
+    if request.POST.get("others"):
+        session_binding.end_other_sessions(request, user)
+        return HttpResponseRedirect(resolve_url("hardened_auth:sessions"))
+
+    raw = str(request.POST.get("session", ""))
+    row = (
+        UserSession.objects.filter(user_id=user.pk, pk=int(raw)).first()
+        if raw.isdigit() and len(raw) < 20
+        else None
+    )
+    if row is None:
+        raise Http404
+    current = request.session.get(session_binding.SID_KEY)
+    if isinstance(current, str) and row.sid_hash == session_binding.sid_hash(current):
+        session_binding.end(request, "ended_by_user")
+        return HttpResponseRedirect(resolve_url("/"))
+    row.delete()
+    audit.emit(
+        "session_expired",
+        outcome="success",
+        request=request,
+        target=str(row.pk),
+        reason="ended_by_user",
+    )
+    return HttpResponseRedirect(resolve_url("hardened_auth:sessions"))

@@ -8,5 +8,10 @@ GENEROUS_LIMITS = {
 
 @pytest.fixture(autouse=True)
 def _generous_rate_limits(settings):
-    """Every test client shares 127.0.0.1; only rate-limit tests lower this."""
+    """Every test client shares 127.0.0.1; only rate-limit tests lower this.
+
+    allauth's own per-IP limits are off here for the same reason; the
+    limiter under test is hardened_auth's.
+    """
     settings.HARDENED_AUTH_RATE_LIMITS = GENEROUS_LIMITS
+    settings.ACCOUNT_RATE_LIMITS = False

@@ -1,6 +1,7 @@
 import sys
 
 import pytest
+from django.apps import apps
 from django.test import override_settings
 
 from hardened_auth import checks
@@ -193,9 +194,9 @@ def test_sms_with_recovery_codes_only_fails():
 
 @override_settings(HARDENED_AUTH_SECOND_FACTORS=["recovery_codes"])
 def test_sms_app_installed_without_strong_factor_fails(monkeypatch):
-    real = checks.apps.is_installed
+    real = apps.is_installed
     monkeypatch.setattr(
-        checks.apps, "is_installed", lambda name: name == "otp_twilio" or real(name)
+        apps, "is_installed", lambda name: name == "otp_twilio" or real(name)
     )
     assert [m.id for m in checks.check_second_factors()] == ["hardened_auth.E013"]
 
@@ -220,9 +221,9 @@ def test_unknown_second_factor_fails():
 
 
 def test_totp_without_hardened_privacy_fails(monkeypatch):
-    real = checks.apps.is_installed
+    real = apps.is_installed
     monkeypatch.setattr(
-        checks.apps,
+        apps,
         "is_installed",
         lambda name: name != "hardened_privacy" and real(name),
     )
@@ -260,3 +261,42 @@ def test_second_factor_admin_site_passes(monkeypatch):
 
     monkeypatch.setattr(admin, "site", SecondFactorAdminSite())
     assert checks.check_admin_site() == []
+
+
+def test_sessions_defaults_pass():
+    assert checks.check_sessions() == []
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"HARDENED_AUTH_SESSION_IDLE_TIMEOUT": 0},
+        {"HARDENED_AUTH_SESSION_ABSOLUTE_TIMEOUT": "12h"},
+        {
+            "HARDENED_AUTH_SESSION_IDLE_TIMEOUT": 7200,
+            "HARDENED_AUTH_SESSION_ABSOLUTE_TIMEOUT": 3600,
+        },
+    ],
+)
+def test_session_timeouts_invalid_fail(values):
+    with override_settings(**values):
+        messages = checks.check_sessions()
+    assert [m.id for m in messages] == ["hardened_auth.E018"]
+    assert messages[0].msg == checks.E018_MSG
+
+
+@pytest.mark.parametrize("headers", [[], "User-Agent", ["User Agent: x"]])
+def test_fingerprint_headers_invalid_fail(headers):
+    with override_settings(HARDENED_AUTH_SESSION_FINGERPRINT_HEADERS=headers):
+        messages = checks.check_sessions()
+    assert [m.id for m in messages] == ["hardened_auth.E019"]
+    assert messages[0].msg == checks.E019_MSG
+
+
+def test_missing_session_binding_middleware_fails(settings):
+    settings.MIDDLEWARE = [
+        m for m in settings.MIDDLEWARE if m != checks.SESSION_MIDDLEWARE
+    ]
+    messages = checks.check_sessions()
+    assert [m.id for m in messages] == ["hardened_auth.E020"]
+    assert messages[0].msg == checks.E020_MSG

@@ -72,7 +72,7 @@ def test_enrol_authenticator_app(caplog):
     device.refresh_from_db()
     assert device.confirmed
     events = [r.getMessage() for r in caplog.records if r.name == "hardened_auth.audit"]
-    assert events == ["authn_mfa_enrolled"]
+    assert "authn_mfa_enrolled" in events
     assert device.secret not in caplog.text
 
 

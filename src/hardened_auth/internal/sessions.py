@@ -1,0 +1,153 @@
+"""Bind sessions to the device that signed in, and let users end them."""
+
+import hashlib
+import logging
+import secrets
+import time
+
+from django.contrib.auth import logout
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.crypto import constant_time_compare, salted_hmac
+
+from hardened_auth.client_ip import get_client_ip
+from hardened_auth.conf import app_settings
+from hardened_auth.internal import audit
+from hardened_auth.models import UserSession
+
+logger = logging.getLogger(__name__)
+
+SID_KEY = "hardened_auth.sid"
+FINGERPRINT_KEY = "hardened_auth.fingerprint"
+STARTED_KEY = "hardened_auth.started_at"
+SEEN_KEY = "hardened_auth.last_seen"
+SEEN_WRITE_INTERVAL = 60
+
+
+def sid_hash(sid: str) -> str:
+    return hashlib.sha256(sid.encode()).hexdigest()
+
+
+def fingerprint(request: HttpRequest) -> str:
+    """A keyed hash of the device's user agent and client hints."""
+    values = [
+        str(request.headers.get(name, ""))[:512]
+        for name in app_settings.SESSION_FINGERPRINT_HEADERS
+    ]
+    return salted_hmac(
+        "hardened_auth.fingerprint", "\x1f".join(values), algorithm="sha256"
+    ).hexdigest()
+
+
+def _device_label(request: HttpRequest) -> str:
+    return str(request.headers.get("User-Agent", ""))[:120]
+
+
+def start(request: HttpRequest, user: AbstractBaseUser) -> None:
+    """Record a new signed-in session; called when a user signs in."""
+    sid = secrets.token_urlsafe(32)
+    now = int(time.time())
+    session = request.session
+    session[SID_KEY] = sid
+    session[FINGERPRINT_KEY] = fingerprint(request)
+    session[STARTED_KEY] = now
+    session[SEEN_KEY] = now
+    UserSession.objects.create(
+        user_id=user.pk,
+        sid_hash=sid_hash(sid),
+        ip=get_client_ip(request) or None,
+        device_label=_device_label(request),
+    )
+    audit.emit("session_created", outcome="success", request=request, actor=user.pk)
+
+
+def end(request: HttpRequest, reason: str) -> None:
+    """Sign the request's session out and audit why."""
+    actor = getattr(request.user, "pk", None)
+    forget(request)
+    audit.emit(
+        "session_expired",
+        outcome="denied" if reason == "device_mismatch" else "success",
+        request=request,
+        actor=actor,
+        reason=reason,
+    )
+    logger.warning("session of user %s ended: %s", actor, reason)
+    logout(request)
+
+
+def check(request: HttpRequest) -> None:
+    """End the session if it is revoked, too old, idle or on another device."""
+    session = request.session
+    sid = session.get(SID_KEY)
+    row = (
+        UserSession.objects.filter(sid_hash=sid_hash(sid), user_id=str(request.user.pk))
+        .only("pk", "rotate_pending")
+        .first()
+        if isinstance(sid, str)
+        else None
+    )
+    if row is None:
+        end(request, "revoked")
+        return
+
+    now = int(time.time())
+    started = session.get(STARTED_KEY)
+    seen = session.get(SEEN_KEY)
+    if (
+        not isinstance(started, int)
+        or now - started > app_settings.SESSION_ABSOLUTE_TIMEOUT
+    ):
+        end(request, "absolute_timeout")
+        return
+    if not isinstance(seen, int) or now - seen > app_settings.SESSION_IDLE_TIMEOUT:
+        end(request, "idle_timeout")
+        return
+    stored = session.get(FINGERPRINT_KEY)
+    if not isinstance(stored, str) or not constant_time_compare(
+        stored, fingerprint(request)
+    ):
+        end(request, "device_mismatch")
+        return
+
+    if row.rotate_pending:
+        session.cycle_key()
+        UserSession.objects.filter(pk=row.pk).update(rotate_pending=False)
+        audit.emit(
+            "session_renewed", outcome="success", request=request, reason="privilege"
+        )
+    if now - seen >= SEEN_WRITE_INTERVAL:
+        session[SEEN_KEY] = now
+        UserSession.objects.filter(pk=row.pk).update(last_seen_at=timezone.now())
+
+
+def forget(request: HttpRequest) -> None:
+    """Delete the row of the request's session (on sign-out)."""
+    sid = request.session.get(SID_KEY)
+    if isinstance(sid, str):
+        UserSession.objects.filter(sid_hash=sid_hash(sid)).delete()
+
+
+def end_other_sessions(request: HttpRequest | None, user: AbstractBaseUser) -> int:
+    """Delete every session row of ``user`` except the request's own."""
+    rows = UserSession.objects.filter(user_id=user.pk)
+    sid = request.session.get(SID_KEY) if request is not None else None
+    if isinstance(sid, str):
+        rows = rows.exclude(sid_hash=sid_hash(sid))
+    count, _ = rows.delete()
+    if count:
+        audit.emit(
+            "session_expired",
+            outcome="success",
+            request=request,
+            actor=user.pk,
+            reason="ended_by_account_change",
+            count=count,
+        )
+    return count
+
+
+def mark_privileges_changed(user_id: int | str) -> None:
+    """Make every session of the user rotate its key on its next request."""
+    UserSession.objects.filter(user_id=user_id).update(rotate_pending=True)

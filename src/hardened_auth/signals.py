@@ -1,0 +1,58 @@
+"""Receivers that keep session records in step with the account."""
+
+from typing import Any
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.http import HttpRequest
+
+from hardened_auth.internal import sessions
+from hardened_auth.sessions import end_all_sessions, privileges_changed
+
+PRIVILEGE_FIELDS = ("is_staff", "is_superuser", "is_active")
+
+
+def session_started(
+    sender: object, request: HttpRequest | None, user: AbstractBaseUser, **kwargs: Any
+) -> None:
+    if request is not None and hasattr(request, "session"):
+        sessions.start(request, user)
+
+
+def remember_privileges(sender: Any, instance: Any, **kwargs: Any) -> None:
+    if instance.pk is None:
+        return
+    old = sender._default_manager.filter(pk=instance.pk).values(*PRIVILEGE_FIELDS)
+    instance._hardened_auth_privileges = next(iter(old), None)
+
+
+def compare_privileges(
+    sender: type, instance: Any, created: bool, **kwargs: Any
+) -> None:
+    old = getattr(instance, "_hardened_auth_privileges", None)
+    if created or old is None:
+        return
+    if not getattr(instance, "is_active", True):
+        end_all_sessions(instance)
+    elif any(old[name] != getattr(instance, name, None) for name in PRIVILEGE_FIELDS):
+        privileges_changed(instance)
+
+
+def groups_changed(sender: type, instance: Any, action: str, **kwargs: Any) -> None:
+    if action in {"post_add", "post_remove", "post_clear"} and isinstance(
+        instance, AbstractBaseUser
+    ):
+        privileges_changed(instance)
+
+
+def password_changed(
+    sender: object, request: HttpRequest | None, user: AbstractBaseUser, **kwargs: Any
+) -> None:
+    """A new or reset password ends every other session of the account."""
+    sessions.end_other_sessions(request, user)
+
+
+def session_ended(
+    sender: object, request: HttpRequest | None, user: Any, **kwargs: Any
+) -> None:
+    if request is not None and hasattr(request, "session"):
+        sessions.forget(request)

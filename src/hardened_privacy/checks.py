@@ -135,6 +135,10 @@ E051_MSG = (
 )
 W052_MSG = "HARDENED_PRIVACY_EGRESS_ALLOWED_SCHEMES allows unencrypted http."
 E053_MSG = "HARDENED_PRIVACY_EGRESS_PROXY must be an 'http://host:port' URL."
+W055_MSG = (
+    "HARDENED_PRIVACY_EGRESS_ALLOWED_HOSTS lists an internal address that the "
+    "egress guard always refuses."
+)
 E054_MSG = (
     "HARDENED_PRIVACY_EGRESS_TIMEOUT and HARDENED_PRIVACY_EGRESS_MAX_RESPONSE_BYTES "
     "must be positive numbers and HARDENED_PRIVACY_EGRESS_MAX_REDIRECTS a "
@@ -148,7 +152,20 @@ def _positive(value: object, integer: bool = False) -> bool:
     return value > 0 and (not integer or isinstance(value, int))
 
 
+def _internal_literal(entry: str) -> bool:
+    from hardened_privacy.internal.egress_addresses import (
+        parse_address,
+        refusal_reason,
+    )
+    from hardened_privacy.internal.egress_policy import parse_entry
+
+    address = parse_address(parse_entry(entry)[0])
+    return address is not None and refusal_reason(address) is not None
+
+
 def check_egress(**kwargs: Any) -> list[CheckMessage]:
+    from django.core.checks import Warning
+
     from hardened_privacy.exceptions import EgressConnectionError
     from hardened_privacy.internal.egress_policy import entry_valid
     from hardened_privacy.internal.egress_transport import parse_proxy
@@ -161,6 +178,15 @@ def check_egress(**kwargs: Any) -> list[CheckMessage]:
                 E050_MSG,
                 hint="For example ['api.example.com', '*.example.org:8443'].",
                 id="hardened_privacy.E050",
+            )
+        )
+    elif any(_internal_literal(h) for h in hosts):
+        messages.append(
+            Warning(
+                W055_MSG,
+                hint="Remove it; internal services are not reachable through the "
+                "guard.",
+                id="hardened_privacy.W055",
             )
         )
     schemes = getattr(settings, "HARDENED_PRIVACY_EGRESS_ALLOWED_SCHEMES", ["https"])

@@ -51,6 +51,10 @@ class EgressRedirectRefused(EgressRefused):
     """Raised when a response redirects to another origin or too often."""
 
 
+class EgressRequestInvalid(EgressRefused):
+    """Raised when a request's method, headers or body are malformed."""
+
+
 class EgressLimitExceeded(EgressError):
     """Raised when a response exceeds the configured size or time cap."""
 

@@ -49,7 +49,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self):
         self.server.requests.append(
-            {"method": "GET", "path": self.path, "host": self.headers["Host"]}
+            {
+                "method": "GET",
+                "path": self.path,
+                "host": self.headers["Host"],
+                "accept_encoding": self.headers.get("Accept-Encoding", ""),
+            }
         )
         path = self.path.split("?")[0]
         if path == "/ok":

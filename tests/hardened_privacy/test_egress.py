@@ -13,6 +13,7 @@ from hardened_privacy.exceptions import (
     EgressHostNotAllowed,
     EgressRedirectRefused,
     EgressRefused,
+    EgressRequestInvalid,
     EgressResponseTooLarge,
     EgressTimeout,
 )
@@ -148,6 +149,34 @@ def test_host_header_cannot_be_supplied(server, port):
         )
 
     assert server.requests == []
+
+
+@pytest.mark.parametrize(
+    ("method", "headers", "body"),
+    [
+        ("GET\r\nX: 1", {}, None),
+        ("G ET", {}, None),
+        ("GET", {"X-Test": "a\r\nInjected: 1"}, None),
+        ("GET", {"X-Test": "a\nb"}, None),
+        ("GET", {"Bad Name": "x"}, None),
+        ("GET", {"X-Test": "nul\x00"}, None),
+        ("GET", {"X-Test": 5}, None),
+        ("POST", {}, "text, not bytes"),
+    ],
+)
+def test_malformed_requests_are_refused(server, port, method, headers, body):
+    with pytest.raises(EgressRequestInvalid):
+        client_for(port).request(
+            method, f"http://api.test:{port}/ok", headers=headers, body=body
+        )
+
+    assert server.requests == []
+
+
+def test_responses_are_asked_not_to_be_compressed(server, port):
+    client_for(port).get(f"http://api.test:{port}/ok")
+
+    assert server.requests[-1]["accept_encoding"] == "identity"
 
 
 REFUSED_ADDRESSES = [

@@ -80,3 +80,13 @@ def test_invalid_caps_fail(name, value):
         messages = checks.check_egress()
     assert ids(messages) == ["hardened_privacy.E054"]
     assert messages[0].msg == checks.E054_MSG
+
+
+@pytest.mark.parametrize(
+    "host", ["127.0.0.1", "10.0.0.5:8080", "[::1]", "169.254.169.254", "[fd00::1]"]
+)
+def test_internal_address_literal_warns(host):
+    with override_settings(HARDENED_PRIVACY_EGRESS_ALLOWED_HOSTS=["ok.test", host]):
+        messages = checks.check_egress()
+    assert ids(messages) == ["hardened_privacy.W055"]
+    assert messages[0].msg == checks.W055_MSG

@@ -3,6 +3,7 @@
 import http.client
 import ipaddress
 import logging
+import re
 import socket
 import ssl
 import threading
@@ -22,6 +23,7 @@ from hardened_privacy.exceptions import (
     EgressLimitExceeded,
     EgressRedirectRefused,
     EgressRefused,
+    EgressRequestInvalid,
     EgressResponseTooLarge,
     EgressTimeout,
 )
@@ -50,6 +52,8 @@ Outcome = Literal["success", "failure", "denied"]
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 CHUNK = 65536
+_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+_HEADER_VALUE = re.compile(r"^[\t\x20-\x7e\x80-\xff]*$")
 
 
 def system_resolver(host: str, port: int) -> list[str]:
@@ -208,9 +212,25 @@ class EgressClient:
             )
             raise
 
+    def _validate(self, request: _Request) -> None:
+        if not _TOKEN.match(request.method):
+            raise EgressRequestInvalid("The request method is malformed.")
+        for name, value in request.headers.items():
+            if not isinstance(name, str) or not _TOKEN.match(name):
+                raise EgressRequestInvalid("A request header name is malformed.")
+            if not isinstance(value, str) or not _HEADER_VALUE.match(value):
+                raise EgressRequestInvalid(f"The {name} header value is malformed.")
+            if name.lower() == "host":
+                raise EgressHostNotAllowed(
+                    "The Host header is set by the egress guard."
+                )
+        if request.body is not None and not isinstance(request.body, bytes):
+            raise EgressRequestInvalid("The request body must be bytes.")
+        if not any(name.lower() == "accept-encoding" for name in request.headers):
+            request.headers["Accept-Encoding"] = "identity"
+
     def _request(self, request: _Request) -> EgressResponse:
-        if any(name.lower() == "host" for name in request.headers):
-            raise EgressHostNotAllowed("The Host header is set by the egress guard.")
+        self._validate(request)
         deadline = time.monotonic() + self.timeout
         origin: tuple[str, str, int] | None = None
         redirects: list[str] = []

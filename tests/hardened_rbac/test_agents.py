@@ -208,6 +208,16 @@ def test_malformed_arguments_are_refused_before_the_handler(
     assert _refusals(caplog)[0]["refusal"] == "invalid_arguments"
 
 
+def test_deeply_nested_arguments_are_refused(tools, acme):
+    tools("search", arguments={"query": agents.Text()})
+    tenant, user = acme
+    nested: list = []
+    for _ in range(100_000):
+        nested = [nested]
+    with use_tenant(tenant), pytest.raises(AgentToolArgumentsInvalid, match="plain"):
+        agents.call(user, "search", {"query": nested})
+
+
 def test_oversized_arguments_are_refused(tools, acme, settings):
     tools("store", arguments={"note": agents.Text(max_length=100_000)})
     tenant, user = acme

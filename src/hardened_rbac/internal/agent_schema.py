@@ -217,7 +217,7 @@ class Schema:
             raise AgentToolArgumentsInvalid("Arguments must be a JSON object.")
         try:
             encoded = canonical_json(arguments)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, RecursionError) as exc:
             raise AgentToolArgumentsInvalid("Arguments must be plain JSON.") from exc
         if len(encoded.encode()) > max_bytes:
             raise AgentToolArgumentsInvalid(

@@ -172,6 +172,21 @@ def reject(approval_id: int, approver: Any) -> None:
     decide_approval(approval_id, approver, approve=False)
 
 
-def describe_tools() -> list[dict[str, Any]]:
-    """Every registered tool as an agent may be told about it."""
-    return [registered_tool.describe() for registered_tool in registered()]
+def describe_tools(user: Any = None) -> list[dict[str, Any]]:
+    """The registered tools as an agent may be told about them.
+
+    With ``user``, only the tools that user's policies allow in the current
+    tenant, so an agent is never offered a tool it would be refused.
+    """
+    from hardened_rbac.internal.agent_gateway import allowed_by_policy
+    from hardened_rbac.internal.context import current_tenant
+
+    tools = registered()
+    if user is not None:
+        tenant = current_tenant()
+        tools = [
+            t
+            for t in tools
+            if tenant is not None and allowed_by_policy(user, t, tenant)
+        ]
+    return [registered_tool.describe() for registered_tool in tools]

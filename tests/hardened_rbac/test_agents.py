@@ -592,3 +592,18 @@ def test_describe_tools_lists_schemas(tools):
         "side_effect": "read",
         "requires_approval": False,
     }
+
+
+def test_describe_tools_for_a_user_lists_only_allowed_tools(tools, acme):
+    tools("for_members")
+    tools("for_nobody", rules=None)
+    tenant, user = acme
+    with use_tenant(tenant):
+        names = {t["name"] for t in agents.describe_tools(user)}
+        outsider_names = {t["name"] for t in agents.describe_tools(UserFactory())}
+    assert "for_members" in names
+    assert "for_nobody" not in names
+    assert not {"for_members", "for_nobody"} & outsider_names
+    assert not {"for_members", "for_nobody"} & {
+        t["name"] for t in agents.describe_tools(user)
+    }

@@ -72,7 +72,7 @@ def arguments_digest(tool: Tool, arguments: dict[str, Any]) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def _allowed_by_policy(user: Any, tool: Tool, tenant: Tenant) -> bool:
+def allowed_by_policy(user: Any, tool: Tool, tenant: Tenant) -> bool:
     from hardened_rbac import policies
 
     try:
@@ -157,7 +157,7 @@ def call(user: Any, name: object, arguments: Any, *, approval: object = None) ->
         raise _refuse(
             AgentToolNotAllowed("A tool may not call another tool."), shown, user
         )
-    if not _allowed_by_policy(user, tool, tenant):
+    if not allowed_by_policy(user, tool, tenant):
         raise _refuse(
             AgentToolNotAllowed(f"This user may not use {shown!r} here."), shown, user
         )

@@ -1,6 +1,7 @@
 """Middleware of hardened_auth."""
 
 import logging
+import time
 from collections.abc import Callable
 
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -20,6 +21,9 @@ from hardened_auth.stepup import second_factor_required_response
 logger = logging.getLogger(__name__)
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+
+NO_DEVICE_CHECKED_KEY = "hardened_auth.no_device_checked_at"
+NO_DEVICE_RECHECK_SECONDS = 60
 
 SECOND_FACTOR_EXEMPT_VIEWS = frozenset(
     {
@@ -115,9 +119,26 @@ class SecondFactorMiddleware:
         match = request.resolver_match
         if match is not None and match.view_name in SECOND_FACTOR_EXEMPT_VIEWS:
             return None
-        if not has_second_factor(user):
+        if self._has_no_device(request, user):
             return None
         return second_factor_required_response(request)
+
+    @staticmethod
+    def _has_no_device(request: HttpRequest, user: AbstractBaseUser) -> bool:
+        """Look the user's devices up at most once a minute per session.
+
+        A device enrolled in this session verifies it at once; one enrolled
+        in another session reaches this one within a minute.
+        """
+        now = int(time.time())
+        checked = request.session.get(NO_DEVICE_CHECKED_KEY)
+        if isinstance(checked, int) and 0 <= now - checked < NO_DEVICE_RECHECK_SECONDS:
+            return True
+        if has_second_factor(user):
+            request.session.pop(NO_DEVICE_CHECKED_KEY, None)
+            return False
+        request.session[NO_DEVICE_CHECKED_KEY] = now
+        return True
 
 
 class SessionBindingMiddleware:

@@ -178,5 +178,37 @@ class PrivacySettings:
         """Days an old key may stay in ``SECRET_KEY_FALLBACKS``."""
         return int(str(self._get("SECRET_KEY_FALLBACK_DAYS", 30)))
 
+    @property
+    def RETENTION_DAYS(self) -> dict[str, int]:
+        """Default retention per classification level, in days."""
+        value = self._get("RETENTION_DAYS", {})
+        return (
+            {str(k): int(v) for k, v in value.items() if v is not None}
+            if isinstance(value, dict)
+            else {}
+        )
+
+    @property
+    def RETENTION_MODELS(self) -> dict[str, dict[str, Any]]:
+        """``"app.Model"`` to ``{"AGE_FIELD": name, "ACTION": "anonymise"}``."""
+        value = self._get("RETENTION_MODELS", {})
+        return value if isinstance(value, dict) else {}
+
+    @property
+    def LEGAL_HOLD_MODELS(self) -> dict[str, str]:
+        """``"app.Model"`` to the reason its rows survive erasure untouched."""
+        value = self._get("LEGAL_HOLD_MODELS", {})
+        return (
+            {str(k): str(v) for k, v in value.items()}
+            if isinstance(value, dict)
+            else {}
+        )
+
+    @property
+    def ERASURE_LEDGER(self) -> str | None:
+        """Path of the append-only file listing erased subjects."""
+        value = self._get("ERASURE_LEDGER", None)
+        return str(value) if value else None
+
 
 app_settings = PrivacySettings()

@@ -40,3 +40,26 @@ class AuditRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.chain}#{self.sequence} {self.event}"
+
+
+class ErasureRecord(models.Model):
+    """A data subject's erasure, kept so it can be re-applied after a restore.
+
+    Only the subject's primary key is stored. Each erasure is also appended
+    to ``HARDENED_PRIVACY_ERASURE_LEDGER`` (a file outside the database) when
+    that setting is set, so a database restored from an older backup can be
+    erased again with ``hardened_privacy_reapply_erasures``.
+    """
+
+    subject = models.CharField(max_length=64)
+    requested_by = models.CharField(max_length=64, blank=True)
+    completed_at = models.DateTimeField()
+    fields_erased = models.PositiveIntegerField(default=0)
+    retained = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["-completed_at"]
+        indexes = [models.Index(fields=["subject"])]
+
+    def __str__(self) -> str:
+        return f"erasure of {self.subject} at {self.completed_at:%Y-%m-%d}"

@@ -5,7 +5,14 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from hardened_rbac.internal.context import current_tenant
-from hardened_rbac.models import AgentToolApproval, Grant, Membership, Role, Tenant
+from hardened_rbac.models import (
+    ActionLinkUse,
+    AgentToolApproval,
+    Grant,
+    Membership,
+    Role,
+    Tenant,
+)
 
 
 class MembershipInline(admin.TabularInline):
@@ -122,3 +129,16 @@ class AgentToolApprovalAdmin(admin.ModelAdmin):
         self, request: HttpRequest, queryset: QuerySet[AgentToolApproval]
     ) -> None:
         _decide_approvals(request, queryset, approve=False)
+
+
+@admin.register(ActionLinkUse)
+class ActionLinkUseAdmin(admin.ModelAdmin):
+    list_display = ["action", "target", "user_id", "used_at"]
+    list_filter = ["action"]
+    search_fields = ["target", "user_id"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -274,3 +274,47 @@ def check_public_routes(**kwargs: Any) -> list[CheckMessage]:
             id="hardened_rbac.E053",
         )
     ]
+
+
+E010_MSG = "HARDENED_RBAC_ACTION_LINK_MAX_AGE must be a positive number of seconds."
+E011_MSG = (
+    "HARDENED_RBAC_FRIEND_REQUEST_LIMITS must map 'sender' and 'ip' to "
+    "(count, seconds) pairs of positive integers."
+)
+E012_MSG = "HARDENED_RBAC_FRIEND_REQUEST_CACHE must name a cache in CACHES."
+
+
+def _limit_pair(value: object) -> bool:
+    return (
+        isinstance(value, list | tuple)
+        and len(value) == 2
+        and all(_positive_int(v) for v in value)
+    )
+
+
+def check_action_links_and_limits(**kwargs: Any) -> list[CheckMessage]:
+    from django.conf import settings
+
+    messages: list[CheckMessage] = []
+    if not _positive_int(app_settings.ACTION_LINK_MAX_AGE):
+        messages.append(
+            Error(E010_MSG, hint="The default is 900.", id="hardened_rbac.E010")
+        )
+    limits = app_settings.FRIEND_REQUEST_LIMITS
+    if not (
+        isinstance(limits, dict)
+        and set(limits) == {"sender", "ip"}
+        and all(_limit_pair(v) for v in limits.values())
+    ):
+        messages.append(
+            Error(
+                E011_MSG,
+                hint="For example {'sender': (20, 3600), 'ip': (50, 3600)}.",
+                id="hardened_rbac.E011",
+            )
+        )
+    if app_settings.FRIEND_REQUEST_CACHE not in settings.CACHES:
+        messages.append(
+            Error(E012_MSG, hint="The default is 'default'.", id="hardened_rbac.E012")
+        )
+    return messages

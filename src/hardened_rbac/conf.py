@@ -1,6 +1,6 @@
 """Lazy, typed access to the ``HARDENED_RBAC_*`` settings."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from django.conf import settings
 
@@ -8,6 +8,7 @@ PREFIX = "HARDENED_RBAC_"
 
 DEFAULT_RESERVED_SLUGS = ("admin", "api", "www", "static", "media", "accounts")
 TENANT_SOURCES = ("path", "subdomain", "header")
+DEFAULT_FRIEND_REQUEST_LIMITS = {"sender": (20, 3600), "ip": (50, 3600)}
 DEFAULT_POLICY_EXEMPT_MODULES = (
     "django.contrib.admin",
     "django.contrib.auth",
@@ -89,6 +90,23 @@ class RbacSettings:
     def DECISION_CACHE_TIMEOUT(self) -> int:
         """Seconds a cached decision lives; also bounds a missed invalidation."""
         return self._get("DECISION_CACHE_TIMEOUT", 300)  # type: ignore[return-value]
+
+    @property
+    def ACTION_LINK_MAX_AGE(self) -> int:
+        """Seconds an action link stays usable."""
+        return self._get("ACTION_LINK_MAX_AGE", 900)  # type: ignore[return-value]
+
+    @property
+    def FRIEND_REQUEST_LIMITS(self) -> Mapping[str, Sequence[int]]:
+        """``{"sender": (count, seconds), "ip": (count, seconds)}``."""
+        return self._get(  # type: ignore[return-value]
+            "FRIEND_REQUEST_LIMITS", DEFAULT_FRIEND_REQUEST_LIMITS
+        )
+
+    @property
+    def FRIEND_REQUEST_CACHE(self) -> str:
+        """Cache alias holding the friend-request counters."""
+        return self._get("FRIEND_REQUEST_CACHE", "default")  # type: ignore[return-value]
 
 
 app_settings = RbacSettings()

@@ -31,6 +31,18 @@ class PolicyConflict(ImproperlyConfigured):
     """Raised when two policies are declared for one action and resource."""
 
 
+class ActionLinkRefused(PermissionDenied):
+    """Raised when an action link is forged, expired, reused or not the user's."""
+
+
+class FriendRequestLimited(PermissionDenied):
+    """Raised when a sender or an address has sent too many friend requests."""
+
+
+class FriendRequestLimiterUnavailable(FriendRequestLimited):
+    """Raised when the friend-request counters cannot be read; fails closed."""
+
+
 class AgentToolConflict(ImproperlyConfigured):
     """Raised when two agent tools are registered under one name."""
 

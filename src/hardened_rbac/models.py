@@ -231,3 +231,19 @@ class AgentToolApproval(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tool} for {self.requested_by_id} ({self.status})"
+
+
+class ActionLinkUse(models.Model):
+    """The nonce of an action link that was used; a second use is refused."""
+
+    nonce = models.CharField(max_length=64, unique=True)
+    action = models.CharField(max_length=100)
+    user_id = models.CharField(max_length=64)
+    target = models.CharField(max_length=200)
+    used_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-used_at"]
+
+    def __str__(self) -> str:
+        return f"{self.action} on {self.target} at {self.used_at:%Y-%m-%d %H:%M}"

@@ -274,3 +274,18 @@ def test_admin_never_shows_the_secret():
     assert page.status_code == 200
     assert device.secret.encode() not in page.content
     assert device.base32_secret.encode() not in page.content
+
+
+def test_device_added_elsewhere_holds_the_session_after_the_recheck():
+    """The no-device answer is reused for at most a minute per session."""
+    from hardened_auth.middleware import NO_DEVICE_CHECKED_KEY
+
+    user = UserFactory()
+    client = _signed_in(user)
+    assert client.get("/auth/devices/").status_code == 200
+    _confirmed_totp(user)
+    assert client.get("/auth/devices/").status_code == 200
+    session = client.session
+    session[NO_DEVICE_CHECKED_KEY] = int(time.time()) - 61
+    session.save()
+    assert client.get("/auth/devices/").status_code == 302

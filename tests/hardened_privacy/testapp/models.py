@@ -1,4 +1,6 @@
+from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from hardened_privacy.fields import (
     BlindIndexField,
@@ -37,3 +39,30 @@ class PlainPatient(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class Visit(models.Model):
+    """A user's own record: personal fields, erased with the user."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    created = models.DateTimeField(default=timezone.now)
+    reason = EncryptedTextField(null=True, blank=True)
+    phone = models.CharField(max_length=30, blank=True)
+    contact = EncryptedEmailField(null=True, blank=True)
+    contact_index = BlindIndexField("contact")
+    kind = models.CharField(max_length=20, default="checkup")
+
+    def __str__(self) -> str:
+        return f"visit {self.pk}"
+
+
+class Invoice(models.Model):
+    """A financial record the law requires to keep after erasure."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    created = models.DateTimeField(default=timezone.now)
+    billing_name = models.CharField(max_length=100)
+    amount = models.IntegerField()
+
+    def __str__(self) -> str:
+        return f"invoice {self.pk}"

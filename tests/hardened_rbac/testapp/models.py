@@ -110,3 +110,13 @@ class Sheet(TenantScopedModel):
     """Shared by object permissions through guardian's generic tables."""
 
     title = models.CharField(max_length=100)
+
+
+class FriendRequest(TenantScopedModel):
+    sender = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    accepted = models.BooleanField(default=False)

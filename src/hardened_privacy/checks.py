@@ -206,7 +206,9 @@ def check_egress(**kwargs: Any) -> list[CheckMessage]:
             messages.append(
                 Error(
                     E053_MSG,
-                    hint="For example 'http://egress-proxy.internal:3128', or None.",
+                    hint="For example 'http://egress-proxy.internal:3128', with "
+                    "'user:password@' before the host if the proxy needs it, or "
+                    "None.",
                     id="hardened_privacy.E053",
                 )
             )

@@ -172,6 +172,7 @@ class ConnectProxy(threading.Thread):
         self.listener.listen(5)
         self.port = self.listener.getsockname()[1]
         self.authorities: list[str] = []
+        self.authorizations: list[str | None] = []
         self.stopped = False
 
     def run(self):
@@ -187,8 +188,19 @@ class ConnectProxy(threading.Thread):
         data = b""
         while b"\r\n\r\n" not in data:
             data += client.recv(1024)
-        authority = data.split(b"\r\n")[0].split()[1].decode()
+        lines = data.split(b"\r\n")
+        authority = lines[0].split()[1].decode()
         self.authorities.append(authority)
+        self.authorizations.append(
+            next(
+                (
+                    line.split(b":", 1)[1].strip().decode()
+                    for line in lines
+                    if line.lower().startswith(b"proxy-authorization:")
+                ),
+                None,
+            )
+        )
         host, _, port = authority.rpartition(":")
         if host != "127.0.0.1":
             client.sendall(b"HTTP/1.1 403 Forbidden\r\n\r\n")

@@ -1,3 +1,4 @@
+import base64
 import logging
 import ssl
 import time
@@ -430,6 +431,25 @@ def test_proxy_is_asked_to_connect_to_the_checked_address(server, port):
 
     assert response.body == f"api.test:{port}".encode()
     assert proxy.authorities == [f"127.0.0.1:{port}"]
+    assert proxy.authorizations == [None]
+
+
+def test_proxy_credentials_are_sent_as_basic_authorization(caplog, server, port):
+    proxy = ConnectProxy()
+    proxy.start()
+    try:
+        client = client_for(
+            port, proxy=f"http://egress%40corp:p%3Ass%20w0rd@127.0.0.1:{proxy.port}"
+        )
+        response = client.get(f"http://api.test:{port}/ok")
+    finally:
+        proxy.stop()
+
+    assert response.body == b"hello"
+    expected = base64.b64encode(b"egress@corp:p:ss w0rd").decode()
+    assert proxy.authorizations == [f"Basic {expected}"]
+    assert "w0rd" not in caplog.text
+    assert "w0rd" not in repr(client.proxy)
 
 
 def test_proxy_refusing_the_tunnel_is_a_connection_error(port):
@@ -450,7 +470,10 @@ def test_proxy_refusing_the_tunnel_is_a_connection_error(port):
     assert proxy.authorities == [f"93.184.216.34:{port}"]
 
 
-@pytest.mark.parametrize("proxy", ["https://p.test:3128", "http://u:p@p.test:1", "p"])
+@pytest.mark.parametrize(
+    "proxy",
+    ["https://p.test:3128", "http://u@p.test:1", "p", "http://p.test:1/\r\nX: 1"],
+)
 def test_malformed_proxy_is_refused(port, proxy):
     with pytest.raises(EgressConnectionError):
         client_for(port, proxy=proxy).get(f"http://api.test:{port}/ok")

@@ -21,7 +21,7 @@ def test_valid_egress_settings_pass():
             "[2606:4700::1111]",
             "93.184.216.34:443",
         ],
-        HARDENED_PRIVACY_EGRESS_PROXY="http://proxy.internal:3128",
+        HARDENED_PRIVACY_EGRESS_PROXY="http://user:secret@proxy.internal:3128",
         HARDENED_PRIVACY_EGRESS_TIMEOUT=2.5,
         HARDENED_PRIVACY_EGRESS_MAX_RESPONSE_BYTES=1024,
         HARDENED_PRIVACY_EGRESS_MAX_REDIRECTS=0,
@@ -55,7 +55,7 @@ def test_plain_http_warns_at_deploy():
     assert messages[0].msg == checks.W052_MSG
 
 
-@pytest.mark.parametrize("proxy", ["https://p:1", "http://u:p@p:1", "p", 5])
+@pytest.mark.parametrize("proxy", ["https://p:1", "http://u@p:1", "p", 5])
 def test_malformed_proxy_fails(proxy):
     with override_settings(HARDENED_PRIVACY_EGRESS_PROXY=proxy):
         messages = checks.check_egress()

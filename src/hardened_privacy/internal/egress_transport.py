@@ -7,19 +7,22 @@ the TLS server name indication and certificate check. Every read and write
 is bounded by one deadline for the whole request.
 """
 
+import base64
 import http.client
 import io
+import re
 import socket
 import ssl
 import time
 import urllib.parse
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from hardened_privacy.exceptions import EgressConnectionError, EgressTimeout
 from hardened_privacy.internal.egress_policy import DEFAULT_PORTS, Target
 
 MAX_PROXY_REPLY = 8192
+_CONTROL = re.compile(r"[\x00-\x20\x7f]")
 
 
 def remaining(deadline: float) -> float:
@@ -77,18 +80,33 @@ class DeadlineSocket:
 class Proxy:
     host: str
     port: int
+    authorization: str | None = field(default=None, repr=False)
 
 
 def parse_proxy(url: str) -> Proxy:
-    """``http://host:port`` of an HTTP proxy that supports ``CONNECT``."""
+    """``http://[user:password@]host:port`` of a proxy that supports ``CONNECT``.
+
+    Credentials, percent-encoded in the URL, are sent as HTTP Basic
+    ``Proxy-Authorization`` with each ``CONNECT``.
+    """
     parts = urllib.parse.urlsplit(url)
-    if parts.scheme != "http" or not parts.hostname or "@" in parts.netloc:
+    if parts.scheme != "http" or not parts.hostname or _CONTROL.search(url):
         raise EgressConnectionError("The egress proxy must be http://host:port.")
     try:
         port = parts.port or 80
     except ValueError as exc:
         raise EgressConnectionError("The egress proxy port is invalid.") from exc
-    return Proxy(parts.hostname, port)
+    authorization = None
+    if "@" in parts.netloc:
+        if parts.username is None or parts.password is None:
+            raise EgressConnectionError("The egress proxy needs a user and password.")
+        pair = (
+            urllib.parse.unquote(parts.username)
+            + ":"
+            + urllib.parse.unquote(parts.password)
+        )
+        authorization = "Basic " + base64.b64encode(pair.encode("utf-8")).decode()
+    return Proxy(parts.hostname, port, authorization)
 
 
 def _authority(address: str, port: int) -> str:
@@ -108,9 +126,14 @@ def _read_proxy_reply(sock: socket.socket, deadline: float) -> bytes:
     return reply
 
 
-def _tunnel(sock: socket.socket, address: str, port: int, deadline: float) -> None:
+def _tunnel(
+    sock: socket.socket, proxy: Proxy, address: str, port: int, deadline: float
+) -> None:
     authority = _authority(address, port)
-    request = f"CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n\r\n"
+    request = f"CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n"
+    if proxy.authorization is not None:
+        request += f"Proxy-Authorization: {proxy.authorization}\r\n"
+    request += "\r\n"
     sock.settimeout(remaining(deadline))
     sock.sendall(request.encode("ascii"))
     status_line = _read_proxy_reply(sock, deadline).split(b"\r\n", 1)[0]
@@ -145,7 +168,7 @@ class PinnedConnection(http.client.HTTPConnection):
                 (self.proxy.host, self.proxy.port), timeout=remaining(self.deadline)
             )
             try:
-                _tunnel(sock, self.address, self.target.port, self.deadline)
+                _tunnel(sock, self.proxy, self.address, self.target.port, self.deadline)
             except BaseException:
                 sock.close()
                 raise

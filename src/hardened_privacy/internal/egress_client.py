@@ -294,7 +294,7 @@ class EgressClient:
         return found
 
     def _lookup(self, target: Target, deadline: float) -> list[str]:
-        """Run the resolver, which has no timeout of its own, within the deadline."""
+        """Run the resolver (it has no timeout of its own) within the deadline."""
         outcome: dict[str, Any] = {}
 
         def work() -> None:

@@ -84,7 +84,7 @@ class Proxy:
 
 
 def parse_proxy(url: str) -> Proxy:
-    """``http://[user:password@]host:port`` of a proxy that supports ``CONNECT``.
+    """``http://[user:password@]host:port`` of a ``CONNECT`` proxy.
 
     Credentials, percent-encoded in the URL, are sent as HTTP Basic
     ``Proxy-Authorization`` with each ``CONNECT``.

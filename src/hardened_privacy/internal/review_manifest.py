@@ -141,7 +141,7 @@ def record(
     paths: Iterable[str] | None = None,
     today: datetime.date | None = None,
 ) -> list[Entry]:
-    """Record ``reviewer``'s review of ``paths`` (all pending when ``None``)."""
+    """Record a review of ``paths`` (every pending file when ``None``)."""
     reviewer = reviewer.strip()
     if not _REVIEWER.match(reviewer):
         raise ReviewManifestError("The reviewer must be a name of 1 to 100 characters.")

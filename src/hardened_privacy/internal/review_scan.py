@@ -160,7 +160,7 @@ def code_only(source: str) -> str:
 
 
 def content_hash(path: Path) -> str:
-    """SHA-256 of a file with CRLF folded to LF; of the target for a symlink."""
+    """SHA-256 of a file, CRLF folded to LF; of its target for a symlink."""
     if path.is_symlink():
         data = ("symlink:" + os.readlink(path)).encode("utf-8")
     else:
@@ -169,7 +169,7 @@ def content_hash(path: Path) -> str:
 
 
 def scan(root: Path, matcher: Matcher) -> dict[str, tuple[str, str]]:
-    """Relative POSIX path to ``(category, sha256)`` for every matching file."""
+    """Relative POSIX path to ``(category, sha256)`` of each gated file."""
     found: dict[str, tuple[str, str]] = {}
     for directory, subdirectories, files in os.walk(root):
         base = Path(directory).relative_to(root).as_posix()

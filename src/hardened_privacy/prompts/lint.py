@@ -179,7 +179,7 @@ def _directory_templates(
 
 
 def lint_directory(directory: Path, update_lock: bool = False) -> list[Finding]:
-    """Every finding in ``directory``; record new versions if asked and clean."""
+    """Findings in ``directory``; record new versions if asked and clean."""
     where = str(directory / LOCK_FILE)
     if not directory.is_dir():
         return [Finding(str(directory), 0, "PL008", "Not a directory.")]

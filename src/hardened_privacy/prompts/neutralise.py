@@ -76,7 +76,7 @@ def _visible(char: str) -> bool:
 
 
 def normalise(text: str) -> str:
-    """NFKC form of ``text`` without invisible characters; ``\\r\\n`` to ``\\n``."""
+    """NFKC form of ``text``, invisible characters removed, CRLF to LF."""
     text = unicodedata.normalize("NFKC", text.replace("\r\n", "\n"))
     text = _VARIATION_SELECTORS.sub("", text)
     dropped = {ord(c): None for c in set(_SUSPECT.findall(text)) if not _visible(c)}

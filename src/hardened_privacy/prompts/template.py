@@ -85,7 +85,7 @@ class PromptTemplate:
         return header + body
 
     def stray_braces(self) -> list[int]:
-        """File lines with ``{{`` or ``}}`` that are not part of a placeholder."""
+        """File lines with ``{{`` or ``}}`` outside a placeholder."""
         cleaned = PLACEHOLDER.sub(lambda m: " " * len(m.group(0)), self.body)
         return [
             self.body_line + cleaned.count("\n", 0, match.start())
@@ -109,7 +109,7 @@ def _names(value: str, where: str) -> tuple[str, ...]:
 
 
 def parse_template(text: str, path: Path | None = None) -> PromptTemplate:
-    """Parse template ``text``; raise :class:`PromptTemplateError` if malformed."""
+    """Parse ``text``; raise :class:`PromptTemplateError` if malformed."""
     where = str(path) if path is not None else "<template>"
     lines = text.replace("\r\n", "\n").split("\n")
     if not lines or lines[0].strip() != "---":

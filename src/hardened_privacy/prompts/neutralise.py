@@ -110,3 +110,26 @@ def has_delimiter_marks(text: str) -> bool:
     """Whether ``text`` spells or imitates a delimiter's bracket run."""
     folded = fold_look_alikes(unicodedata.normalize("NFKC", text))
     return bool(_OPEN_RUN.search(folded) or _CLOSE_RUN.search(folded))
+
+
+_DELIMITER_RUN = re.compile(r"<(?:\s*<){2,}|>(?:\s*>){2,}")
+_DELIMITER_WORD = re.compile(r"(?i)user_input(?![a-z0-9])")
+_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+_TAG_CHARACTERS = re.compile("[\U000e0000-\U000e007f]")
+
+
+def suspicious_reasons(value: str) -> list[str]:
+    """Why ``value`` looks crafted to break out of, or hide from, delimiters.
+
+    Ordinary text passes, emoji joined by zero-width joiners included; the
+    value is neutralised either way.
+    """
+    reasons = []
+    folded = fold_look_alikes(normalise(value))
+    if _DELIMITER_RUN.search(folded) or _DELIMITER_WORD.search(folded):
+        reasons.append("delimiter look-alike")
+    if _BIDI_CONTROLS.search(value):
+        reasons.append("bidirectional control")
+    if _TAG_CHARACTERS.search(value):
+        reasons.append("hidden tag characters")
+    return reasons

@@ -17,6 +17,7 @@ from hardened_privacy.prompts.neutralise import (
     OPEN_MARK,
     has_delimiter_marks,
     neutralise,
+    suspicious_reasons,
 )
 from hardened_privacy.prompts.template import (
     NAME,
@@ -131,7 +132,7 @@ def _scrub(text: str) -> str:
 
 def _audit(
     event: str,
-    outcome: Literal["success", "failure"],
+    outcome: Literal["success", "failure", "denied"],
     template: PromptTemplate,
     actor: object | None,
     tenant: object | None,
@@ -158,8 +159,14 @@ def render_template(
     *,
     actor: object | None = None,
     tenant: object | None = None,
+    strict: bool = False,
 ) -> RenderedPrompt:
-    """Fill ``template`` with ``values``, scrub the result and audit-log it."""
+    """Fill ``template`` with ``values``, scrub the result and audit-log it.
+
+    A user value that imitates a delimiter or carries bidirectional controls
+    or hidden tag characters is neutralised like any other and logged as
+    ``prompt_input_neutralised``; with ``strict`` it is refused instead.
+    """
     try:
         problems = structural_problems(template)
         if problems:
@@ -176,6 +183,23 @@ def render_template(
             error=type(exc).__name__,
         )
         raise
+
+    flagged = sorted(
+        v for v in template.user_variables if suspicious_reasons(values[v])
+    )
+    if flagged:
+        _audit(
+            "prompt_input_neutralised",
+            "denied",
+            template,
+            actor,
+            tenant,
+            variables=flagged,
+        )
+        if strict:
+            raise PromptVariableError(
+                f"The values of {flagged} imitate delimiters or hide characters."
+            )
 
     def fill(match: Any) -> str:
         variable = match.group(2)
@@ -206,8 +230,9 @@ def render_prompt(
     actor: object | None = None,
     tenant: object | None = None,
     dirs: Iterable[str | Path] | None = None,
+    strict: bool = False,
 ) -> RenderedPrompt:
     """Render the template called ``name`` from the configured directories."""
     return render_template(
-        find_template(name, dirs), values, actor=actor, tenant=tenant
+        find_template(name, dirs), values, actor=actor, tenant=tenant, strict=strict
     )

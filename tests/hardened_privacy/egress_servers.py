@@ -59,6 +59,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         path = self.path.split("?")[0]
         if path == "/ok":
             self._send(200, b"hello", [("Content-Type", "text/plain")])
+        elif path == "/json":
+            self._send(
+                200, b'{"summary": "ok"}', [("Content-Type", "application/json")]
+            )
         elif path == "/host":
             self._send(200, self.headers["Host"].encode())
         elif path == "/big":

@@ -1,4 +1,5 @@
 import base64
+import json
 import logging
 import ssl
 import time
@@ -86,6 +87,14 @@ def test_allowed_host_is_fetched_through_the_checked_address(server, port):
     assert response.url == f"http://api.test:{port}/ok"
     assert server.requests[-1]["host"] == f"api.test:{port}"
     assert client.resolver.calls == ["api.test"]
+
+
+def test_json_body_is_parsed(server, port):
+    response = client_for(port).get(f"http://api.test:{port}/json")
+
+    assert response.json() == {"summary": "ok"}
+    with pytest.raises(json.JSONDecodeError):
+        client_for(port).get(f"http://api.test:{port}/ok").json()
 
 
 def test_post_sends_the_body(server, port):

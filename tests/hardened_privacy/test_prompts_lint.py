@@ -237,3 +237,12 @@ def test_command_json_and_update_lock(tmp_path):
 
     call_command("hardened_privacy_lint_prompts", str(tmp_path), update_lock=True)
     call_command("hardened_privacy_lint_prompts", str(tmp_path))
+
+
+def test_command_says_when_no_directories_are_configured():
+    out = io.StringIO()
+
+    with override_settings(HARDENED_PRIVACY_PROMPT_DIRS=[]):
+        call_command("hardened_privacy_lint_prompts", stdout=out)
+
+    assert "nothing to lint" in out.getvalue()

@@ -2,6 +2,7 @@
 
 import http.client
 import ipaddress
+import json
 import logging
 import re
 import socket
@@ -76,6 +77,10 @@ class EgressResponse:
     def text(self, encoding: str | None = None) -> str:
         charset = encoding or self.headers.get_content_charset() or "utf-8"
         return self.body.decode(charset, errors="replace")
+
+    def json(self) -> Any:
+        """The body parsed as JSON; ``ValueError`` when it is not JSON."""
+        return json.loads(self.body)
 
 
 @dataclass

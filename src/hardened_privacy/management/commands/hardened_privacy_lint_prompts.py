@@ -5,6 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from hardened_privacy.conf import app_settings
 from hardened_privacy.prompts.lint import lint_prompts
 
 
@@ -30,6 +31,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         directories = options["directories"] or None
+        if directories is None and not app_settings.PROMPT_DIRS:
+            self.stdout.write("HARDENED_PRIVACY_PROMPT_DIRS is empty; nothing to lint.")
+            return
         findings = lint_prompts(directories, update_lock=options["update_lock"])
         if options["json"]:
             self.stdout.write(

@@ -5,7 +5,6 @@ import re
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from hardened_auth.client_ip import get_client_ip
@@ -71,7 +70,6 @@ def _payment_json(
     return data
 
 
-@csrf_exempt
 @require_POST
 @idempotent
 def create_charge(request: HttpRequest, tenant_slug: str) -> HttpResponse:
@@ -104,7 +102,6 @@ def create_charge(request: HttpRequest, tenant_slug: str) -> HttpResponse:
     return JsonResponse(_payment_json(payment, result.client_secret), status=status)
 
 
-@csrf_exempt
 @require_POST
 @idempotent
 def create_refund(
@@ -145,7 +142,6 @@ def create_refund(
     )
 
 
-@csrf_exempt
 @require_POST
 @step_up_required()
 @idempotent
@@ -180,7 +176,6 @@ def create_payout(request: HttpRequest, tenant_slug: str) -> HttpResponse:
     )
 
 
-@csrf_exempt
 @require_POST
 @step_up_required()
 def set_payout_destination(request: HttpRequest, tenant_slug: str) -> HttpResponse:

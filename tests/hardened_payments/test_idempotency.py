@@ -322,3 +322,15 @@ def test_fifty_concurrent_requests_with_one_key_create_one_charge(
     assert Payment.objects.count() == 1
     assert LedgerTransfer.objects.count() == 1
     assert IdempotencyKey.objects.get().state == IdempotencyKey.State.COMPLETED
+
+
+def test_money_endpoints_keep_csrf_protection(member, tenant, stripe_standin):
+    """Uses the local Stripe stand-in server in place of Stripe's API."""
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(member.user)
+
+    response = charge(client, tenant)
+
+    assert response.status_code == 403
+    assert stripe_standin.requests == []
+    assert state() == ([], 0, 0)

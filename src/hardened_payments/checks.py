@@ -28,6 +28,10 @@ E010_MSG = (
     "%s looks like it stores card data; card numbers must never reach the server."
 )
 
+E012_MSG = (
+    "HARDENED_PAYMENTS_IDEMPOTENCY_LOCK_TIMEOUT must be a positive integer "
+    "smaller than HARDENED_PAYMENTS_IDEMPOTENCY_KEY_TTL."
+)
 E011_MSG = "hardened_payments needs %s in INSTALLED_APPS."
 
 REQUIRED_APPS = {
@@ -62,6 +66,14 @@ def check_idempotency_key_ttl(**kwargs: Any) -> list[CheckMessage]:
     if _positive_int(app_settings.IDEMPOTENCY_KEY_TTL):
         return []
     return _error(E002_MSG, "Use seconds, such as 86400 for 24 hours.", 2)
+
+
+def check_idempotency_lock_timeout(**kwargs: Any) -> list[CheckMessage]:
+    value = app_settings.IDEMPOTENCY_LOCK_TIMEOUT
+    ttl = app_settings.IDEMPOTENCY_KEY_TTL
+    if _positive_int(value) and (not _positive_int(ttl) or value < ttl):
+        return []
+    return _error(E012_MSG, "Use a little more than the slowest request, e.g. 300.", 12)
 
 
 def check_webhook_secrets(**kwargs: Any) -> list[CheckMessage]:
@@ -183,6 +195,7 @@ ALL_CHECKS = [
     check_required_apps,
     check_default_currency,
     check_idempotency_key_ttl,
+    check_idempotency_lock_timeout,
     check_webhook_secrets,
     check_webhook_tolerance,
     check_webhook_allowed_ips,

@@ -41,6 +41,15 @@ class PaymentsSettings:
         return self._get("IDEMPOTENCY_KEY_TTL", 24 * 60 * 60)  # type: ignore[return-value]
 
     @property
+    def IDEMPOTENCY_LOCK_TIMEOUT(self) -> int:
+        """Seconds after which a request still marked running counts as dead.
+
+        A retry with the same key and request then runs again; the key it
+        forwards lets the provider answer with the first result.
+        """
+        return self._get("IDEMPOTENCY_LOCK_TIMEOUT", 300)  # type: ignore[return-value]
+
+    @property
     def STRIPE_API_KEY(self) -> str:
         """Stripe secret key used for API calls; empty disables the calls."""
         return self._get("STRIPE_API_KEY", "")  # type: ignore[return-value]

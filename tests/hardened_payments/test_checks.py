@@ -24,6 +24,14 @@ CASES: list[tuple] = [
         checks.E002_MSG,
     ),
     (
+        checks.check_idempotency_lock_timeout,
+        "IDEMPOTENCY_LOCK_TIMEOUT",
+        [0, -1, "300", 86400, 10**6],
+        [1, 300, 86399],
+        "E012",
+        checks.E012_MSG,
+    ),
+    (
         checks.check_webhook_secrets,
         "WEBHOOK_SECRETS",
         ["whsec_abcdefgh", ["sk_test_123456789"], [""], [SECRET, 5]],

@@ -334,3 +334,31 @@ def test_money_endpoints_keep_csrf_protection(member, tenant, stripe_standin):
     assert response.status_code == 403
     assert stripe_standin.requests == []
     assert state() == ([], 0, 0)
+
+
+def test_an_abandoned_claim_is_taken_over_after_the_lock_timeout(
+    member_client, tenant, stripe_standin, settings
+):
+    """Uses the local Stripe stand-in server in place of Stripe's API."""
+    settings.HARDENED_PAYMENTS_IDEMPOTENCY_LOCK_TIMEOUT = 60
+    charge(member_client, tenant)
+    crashed = {"state": IdempotencyKey.State.IN_PROGRESS, "response_body": None}
+    IdempotencyKey.objects.update(
+        created_at=timezone.now() - timedelta(seconds=59), **crashed
+    )
+    assert charge(member_client, tenant).status_code == 409
+
+    IdempotencyKey.objects.update(created_at=timezone.now() - timedelta(seconds=61))
+    other = charge(
+        member_client,
+        tenant,
+        body={"amount": 1, "currency": "USD", "payment_method": "pm_card_visa"},
+    )
+    assert other.status_code == 422
+
+    retried = charge(member_client, tenant)
+    assert retried.status_code == 201
+    assert "Idempotent-Replayed" not in retried
+    calls = stripe_standin.created("/v1/payment_intents")
+    assert [c["idempotency_key"] for c in calls] == ["key-1", "key-1"]
+    assert IdempotencyKey.objects.get().state == IdempotencyKey.State.COMPLETED

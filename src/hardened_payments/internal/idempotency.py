@@ -95,7 +95,13 @@ def claim(
                 user_id=user_id, key=key
             )
 
-        if stored.expires_at <= now:
+        abandoned = (
+            stored.state == IdempotencyKey.State.IN_PROGRESS
+            and stored.fingerprint == digest
+            and stored.created_at
+            <= now - timedelta(seconds=app_settings.IDEMPOTENCY_LOCK_TIMEOUT)
+        )
+        if stored.expires_at <= now or abandoned:
             stored.fingerprint = digest
             stored.state = IdempotencyKey.State.IN_PROGRESS
             stored.response_status = None

@@ -1,6 +1,7 @@
 """The agent tool gateway refuses by default and audits every decision."""
 
 import json
+import socket
 import subprocess
 import urllib.request
 import uuid
@@ -485,6 +486,11 @@ def test_processes_and_connections_are_refused_without_a_grant(tools, acme, capl
         "http.client": lambda: (
             __import__("http.client").client.HTTPConnection("127.0.0.1", 9).connect()
         ),
+        "socket": lambda: socket.create_connection(("127.0.0.1", 9), timeout=1),
+        "dns": lambda: socket.getaddrinfo("exfiltrate.example.com", 53),
+        "udp": lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(
+            b"x", ("127.0.0.1", 9)
+        ),
     }
 
     def escape(ctx, how):
@@ -498,7 +504,7 @@ def test_processes_and_connections_are_refused_without_a_grant(tools, acme, capl
             with pytest.raises(AgentToolCapabilityDenied):
                 agents.call(user, "escape", {"how": how})
     assert subprocess.run(["true"], check=False).returncode == 0
-    assert [e["refusal"] for e in _refusals(caplog)] == ["capability_denied"] * 3
+    assert [e["refusal"] for e in _refusals(caplog)] == ["capability_denied"] * 6
 
 
 def test_context_capabilities_need_explicit_grants(tools, acme):

@@ -2,8 +2,9 @@
 
 While a handler runs, a process-wide audit hook (``sys.addaudithook``)
 refuses process creation (``subprocess``, ``os.system``, ``os.exec*``,
-``os.spawn*``, ``os.posix_spawn``, ``os.fork``) and outbound HTTP
-(``http.client`` and ``urllib``) unless the call comes through the
+``os.spawn*``, ``os.posix_spawn``, ``os.fork``) and the network (name
+lookups, socket connections and datagrams made from Python, ``http.client``
+and ``urllib``) unless the call comes through the
 handler's ``ToolContext``: ``ctx.run()`` for the commands the tool was
 granted and ``ctx.http`` for the hosts it was granted, the latter through
 :mod:`hardened_privacy.egress` only. The hook looks at a context variable,
@@ -37,7 +38,18 @@ PROCESS_EVENTS = frozenset(
         "pty.spawn",
     }
 )
-NETWORK_EVENTS = frozenset({"http.client.connect", "urllib.Request"})
+NETWORK_EVENTS = frozenset(
+    {
+        "http.client.connect",
+        "urllib.Request",
+        "socket.connect",
+        "socket.sendto",
+        "socket.sendmsg",
+        "socket.getaddrinfo",
+        "socket.gethostbyname",
+        "socket.gethostbyaddr",
+    }
+)
 WATCHED = PROCESS_EVENTS | NETWORK_EVENTS
 
 RUN_TIMEOUT = 10.0

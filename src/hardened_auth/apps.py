@@ -1,6 +1,10 @@
 from django.apps import AppConfig, apps
 from django.contrib.auth import get_user_model
-from django.contrib.auth.signals import user_logged_in, user_logged_out
+from django.contrib.auth.signals import (
+    user_logged_in,
+    user_logged_out,
+    user_login_failed,
+)
 from django.core import checks
 from django.db.models.signals import m2m_changed, post_save, pre_save
 
@@ -18,6 +22,7 @@ class HardenedAuthConfig(AppConfig):
         user_model = get_user_model()
         user_logged_in.connect(auth_signals.session_started)
         user_logged_out.connect(auth_signals.session_ended)
+        user_login_failed.connect(auth_signals.login_failed)
         pre_save.connect(auth_signals.remember_privileges, sender=user_model)
         post_save.connect(auth_signals.compare_privileges, sender=user_model)
         for relation in ("groups", "user_permissions"):
@@ -42,3 +47,4 @@ class HardenedAuthConfig(AppConfig):
         checks.register(auth_checks.check_second_factors, checks.Tags.security)
         checks.register(auth_checks.check_admin_site, checks.Tags.security)
         checks.register(auth_checks.check_sessions, checks.Tags.security)
+        checks.register(auth_checks.check_tokens, checks.Tags.security)

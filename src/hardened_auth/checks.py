@@ -396,3 +396,29 @@ def check_sessions(**kwargs: Any) -> list[CheckMessage]:
             )
         )
     return errors
+
+
+E021_MSG = (
+    "HARDENED_AUTH_ACCESS_TOKEN_TTL must be 1 to 3600 seconds and "
+    "HARDENED_AUTH_REFRESH_TOKEN_TTL positive and longer."
+)
+MAX_ACCESS_TOKEN_TTL = 3600
+
+
+def check_tokens(**kwargs: Any) -> list[CheckMessage]:
+    access = app_settings.ACCESS_TOKEN_TTL
+    refresh = app_settings.REFRESH_TOKEN_TTL
+    if (
+        _is_positive_int(access, 1)
+        and access <= MAX_ACCESS_TOKEN_TTL
+        and _is_positive_int(refresh, 1)
+        and refresh > access
+    ):
+        return []
+    return [
+        Error(
+            E021_MSG,
+            hint="Access tokens should live minutes: for example 600 and 1209600.",
+            id="hardened_auth.E021",
+        )
+    ]

@@ -26,6 +26,7 @@ DEFAULT_RATE_LIMITED_VIEWS: Mapping[str, str] = {
     "hardened_auth:step_up": "mfa",
     "hardened_auth:token": "token",
     "hardened_auth:token_refresh": "token",
+    "hardened_auth:token_revoke": "token",
     "otp_webauthn:credential-authentication-begin": "mfa",
     "otp_webauthn:credential-authentication-complete": "mfa",
 }
@@ -113,6 +114,17 @@ class AuthSettings:
             "SESSION_FINGERPRINT_HEADERS",
             ("User-Agent", "Sec-CH-UA", "Sec-CH-UA-Platform", "Sec-CH-UA-Mobile"),
         )
+        return value  # type: ignore[return-value]
+
+    @property
+    def ACCESS_TOKEN_TTL(self) -> int:
+        """Seconds an API access token is valid."""
+        return self._get("ACCESS_TOKEN_TTL", 10 * 60)  # type: ignore[return-value]
+
+    @property
+    def REFRESH_TOKEN_TTL(self) -> int:
+        """Seconds a refresh token is valid if never used."""
+        value = self._get("REFRESH_TOKEN_TTL", 14 * 24 * 60 * 60)
         return value  # type: ignore[return-value]
 
 

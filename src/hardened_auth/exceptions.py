@@ -1,6 +1,6 @@
 """Exceptions raised by hardened_auth."""
 
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 
 
 class HardenedAuthConfigurationError(ImproperlyConfigured):
@@ -9,3 +9,11 @@ class HardenedAuthConfigurationError(ImproperlyConfigured):
 
 class RateLimiterUnavailable(Exception):
     """Raised when the rate limiter's cache cannot count an attempt."""
+
+
+class TokenRefused(PermissionDenied):
+    """Raised when a presented API token cannot be used; ``reason`` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason

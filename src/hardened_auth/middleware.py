@@ -73,7 +73,7 @@ class RateLimitMiddleware:
                 outcome="denied",
                 request=request,
                 target=scope,
-                reason="limiter_unavailable",
+                cause="limiter_unavailable",
             )
             return limiter_unavailable_response(request)
 

@@ -242,3 +242,48 @@ class UserSession(models.Model):
 
     def __str__(self) -> str:
         return f"session {self.pk} of user {self.user_id}"
+
+
+class TokenFamily(models.Model):
+    """The chain of refresh tokens that began with one sign-in of an API client."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_reason = models.CharField(max_length=40, blank=True)
+
+    class Meta:
+        verbose_name_plural = "token families"
+
+    def __str__(self) -> str:
+        return f"token family {self.pk} of user {self.user_id}"
+
+
+class RefreshToken(models.Model):
+    """A single-use refresh token, stored as its SHA-256."""
+
+    family = models.ForeignKey(
+        TokenFamily, on_delete=models.CASCADE, related_name="refresh_tokens"
+    )
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"refresh token {self.pk}"
+
+
+class AccessToken(models.Model):
+    """A short-lived bearer token, stored as its SHA-256."""
+
+    family = models.ForeignKey(
+        TokenFamily, on_delete=models.CASCADE, related_name="access_tokens"
+    )
+    token_hash = models.CharField(max_length=64, unique=True)
+    expires_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"access token {self.pk}"

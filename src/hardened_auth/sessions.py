@@ -10,7 +10,8 @@ from django.contrib.auth.base_user import AbstractBaseUser
 
 from hardened_auth.internal import audit
 from hardened_auth.internal.sessions import mark_privileges_changed
-from hardened_auth.models import UserSession
+from hardened_auth.internal.tokens import revoke_family
+from hardened_auth.models import TokenFamily, UserSession
 
 
 def privileges_changed(user: AbstractBaseUser) -> None:
@@ -19,13 +20,18 @@ def privileges_changed(user: AbstractBaseUser) -> None:
 
 
 def end_all_sessions(user: AbstractBaseUser) -> int:
-    """End every session of ``user``; return how many were ended."""
+    """End every session and API token family of ``user``.
+
+    Returns how many sessions were ended.
+    """
     count, _ = UserSession.objects.filter(user_id=user.pk).delete()
+    for family in TokenFamily.objects.filter(user_id=user.pk, revoked_at__isnull=True):
+        revoke_family(family, "ended_for_account")
     audit.emit(
         "session_expired",
         outcome="success",
         actor=user.pk,
-        reason="ended_for_account",
+        cause="ended_for_account",
         count=count,
     )
     return count

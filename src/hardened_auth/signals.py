@@ -5,7 +5,7 @@ from typing import Any
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.http import HttpRequest
 
-from hardened_auth.internal import sessions
+from hardened_auth.internal import audit, sessions
 from hardened_auth.sessions import end_all_sessions, privileges_changed
 
 PRIVILEGE_FIELDS = ("is_staff", "is_superuser", "is_active")
@@ -14,8 +14,19 @@ PRIVILEGE_FIELDS = ("is_staff", "is_superuser", "is_active")
 def session_started(
     sender: object, request: HttpRequest | None, user: AbstractBaseUser, **kwargs: Any
 ) -> None:
+    audit.emit("authn_login_success", outcome="success", request=request, actor=user.pk)
     if request is not None and hasattr(request, "session"):
         sessions.start(request, user)
+
+
+def login_failed(
+    sender: object,
+    credentials: dict[str, Any],
+    request: HttpRequest | None = None,
+    **kwargs: Any,
+) -> None:
+    """Audit a failed sign-in; the credentials themselves are never logged."""
+    audit.emit("authn_login_fail", outcome="failure", request=request)
 
 
 def remember_privileges(sender: Any, instance: Any, **kwargs: Any) -> None:

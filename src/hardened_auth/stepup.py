@@ -59,7 +59,7 @@ def _verification_response(request: HttpRequest, reason: str) -> HttpResponse:
         outcome="denied",
         request=request,
         target=request.path,
-        reason=reason,
+        cause=reason,
     )
     if wants_json(request):
         return JsonResponse({"error": reason}, status=401)

@@ -1,23 +1,45 @@
-"""Pages of hardened_auth: step-up verification and the user's devices."""
+"""Pages of hardened_auth: step-up, devices, sessions and API tokens."""
 
+import contextlib
+
+from django.contrib.auth import authenticate
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    JsonResponse,
+)
 from django.shortcuts import render, resolve_url
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 from django_otp import devices_for_user
 from django_otp.models import Device
 
 from hardened_auth.conf import app_settings
-from hardened_auth.forms import SecondFactorForm
+from hardened_auth.exceptions import TokenRefused
+from hardened_auth.forms import MAX_PASSWORD_LENGTH, SecondFactorForm
 from hardened_auth.internal import audit
 from hardened_auth.internal import devices as device_actions
 from hardened_auth.internal import sessions as session_binding
+from hardened_auth.internal import tokens as token_actions
+from hardened_auth.internal.identifiers import MAX_IDENTIFIER_LENGTH, fold_email
 from hardened_auth.internal.responses import safe_next
-from hardened_auth.internal.second_factor import has_second_factor, verify_code
-from hardened_auth.models import RecoveryCodeDevice, TOTPDevice, UserSession
+from hardened_auth.internal.second_factor import (
+    has_second_factor,
+    match_code,
+    verify_code,
+)
+from hardened_auth.models import (
+    MAX_SUBMITTED_CODE_LENGTH,
+    RecoveryCodeDevice,
+    TOTPDevice,
+    UserSession,
+)
 from hardened_auth.stepup import step_up_response, verified_within
 
 
@@ -184,6 +206,78 @@ def session_end(request: HttpRequest) -> HttpResponse:
         outcome="success",
         request=request,
         target=str(row.pk),
-        reason="ended_by_user",
+        cause="ended_by_user",
     )
     return HttpResponseRedirect(resolve_url("hardened_auth:sessions"))
+
+
+def _token_response(pair: token_actions.TokenPair) -> JsonResponse:
+    response = JsonResponse(
+        {
+            "access_token": pair.access_token,
+            "refresh_token": pair.refresh_token,
+            "token_type": "Bearer",
+            "expires_in": pair.expires_in,
+        }
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _token_error(error: str, status: int = 400) -> JsonResponse:
+    response = JsonResponse({"error": error}, status=status)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@csrf_exempt
+@require_POST
+@sensitive_post_parameters("password", "code")
+def token_obtain(request: HttpRequest) -> HttpResponse:
+    """Sign an API client in with email, password and, if set up, a code."""
+    login = str(request.POST.get("login", ""))[:MAX_IDENTIFIER_LENGTH]
+    password = str(request.POST.get("password", ""))[:MAX_PASSWORD_LENGTH]
+    if not login or not password:
+        return _token_error("invalid_request")
+    user = authenticate(request, email=fold_email(login), password=password)
+    if not isinstance(user, AbstractBaseUser):
+        audit.emit("authn_login_fail", outcome="failure", request=request, api=True)
+        return _token_error("invalid_grant", 401)
+    if has_second_factor(user):
+        code = str(request.POST.get("code", ""))[:MAX_SUBMITTED_CODE_LENGTH]
+        if not code or match_code(user, code) is None:
+            audit.emit(
+                "authn_mfa_fail", outcome="failure", request=request, actor=user.pk
+            )
+            return _token_error("second_factor_required", 401)
+    audit.emit("authn_login_success", outcome="success", request=request, actor=user.pk)
+    return _token_response(token_actions.issue(request, user))
+
+
+@csrf_exempt
+@require_POST
+@sensitive_post_parameters("refresh_token")
+def token_refresh(request: HttpRequest) -> HttpResponse:
+    """Exchange a refresh token for a new pair."""
+    presented = str(request.POST.get("refresh_token", ""))
+    try:
+        return _token_response(token_actions.rotate(request, presented))
+    except TokenRefused as refused:
+        if refused.reason != "reused":
+            audit.emit(
+                "authn_token_invalid",
+                outcome="denied",
+                request=request,
+                cause=refused.reason,
+            )
+        return _token_error("invalid_grant", 401)
+
+
+@csrf_exempt
+@require_POST
+@sensitive_post_parameters("refresh_token")
+def token_revoke(request: HttpRequest) -> HttpResponse:
+    """Revoke every token of a refresh token's family."""
+    with contextlib.suppress(TokenRefused):
+        token_actions.revoke(request, str(request.POST.get("refresh_token", "")))
+    return HttpResponse(status=204)

@@ -300,3 +300,23 @@ def test_missing_session_binding_middleware_fails(settings):
     messages = checks.check_sessions()
     assert [m.id for m in messages] == ["hardened_auth.E020"]
     assert messages[0].msg == checks.E020_MSG
+
+
+def test_token_lifetimes_default_pass():
+    assert checks.check_tokens() == []
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"HARDENED_AUTH_ACCESS_TOKEN_TTL": 86400},
+        {"HARDENED_AUTH_ACCESS_TOKEN_TTL": 0},
+        {"HARDENED_AUTH_REFRESH_TOKEN_TTL": 60},
+        {"HARDENED_AUTH_REFRESH_TOKEN_TTL": "14d"},
+    ],
+)
+def test_token_lifetimes_invalid_fail(values):
+    with override_settings(**values):
+        messages = checks.check_tokens()
+    assert [m.id for m in messages] == ["hardened_auth.E021"]
+    assert messages[0].msg == checks.E021_MSG

@@ -1,5 +1,6 @@
 """Account flows answer alike whether or not the account exists."""
 
+import logging
 import re
 import uuid
 
@@ -214,3 +215,21 @@ def test_oversized_login_fields_are_refused_without_hashing(hash_calls):
     )
     assert response.status_code == 200
     assert hash_calls == []
+
+
+def test_sign_in_and_failure_are_audited_without_the_password(caplog):
+    user = _verified_user()
+    with caplog.at_level(logging.INFO, logger="hardened_auth.audit"):
+        _client().post(
+            "/accounts/login/", {"login": user.email, "password": "hunter2-wrong"}
+        )
+        _client().post(
+            "/accounts/login/", {"login": user.email, "password": DEFAULT_PASSWORD}
+        )
+    events = [r.getMessage() for r in caplog.records if r.name == "hardened_auth.audit"]
+    assert events[0] == "authn_login_fail"
+    assert "authn_login_success" in events
+    success = next(r for r in caplog.records if r.getMessage() == "authn_login_success")
+    assert success.hardened_audit["actor"] == str(user.pk)
+    assert "hunter2-wrong" not in caplog.text
+    assert DEFAULT_PASSWORD not in caplog.text

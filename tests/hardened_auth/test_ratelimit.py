@@ -162,8 +162,9 @@ def test_refusal_is_audited_without_the_password(caplog):
         _login(ip, _name())
     with caplog.at_level(logging.INFO):
         _login(ip, "victim-name", password="hunter2-secret")
-    [record] = [r for r in caplog.records if r.name == "hardened_auth.audit"]
-    assert record.getMessage() == "excess_rate_limit_exceeded"
+    [record] = [
+        r for r in caplog.records if r.getMessage() == "excess_rate_limit_exceeded"
+    ]
     assert record.hardened_audit["outcome"] == "denied"
     assert record.hardened_audit["ip"] == ip
     assert record.hardened_audit["dimension"] == "ip"
@@ -198,7 +199,7 @@ def test_unreachable_cache_fails_closed_before_hashing(hash_calls, caplog):
     assert response["Retry-After"] == "30"
     assert hash_calls == []
     events = [r for r in caplog.records if r.name == "hardened_auth.audit"]
-    assert events[0].hardened_audit["reason"] == "limiter_unavailable"
+    assert events[0].hardened_audit["cause"] == "limiter_unavailable"
     assert any(r.levelno == logging.ERROR for r in caplog.records)
 
 

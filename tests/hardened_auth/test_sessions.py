@@ -82,7 +82,7 @@ def test_stolen_cookie_on_another_device_is_ended_and_audited(caplog):
         response = thief.get("/auth/sessions/")
     assert response.status_code == 302
     [event] = [r for r in caplog.records if r.getMessage() == "session_expired"]
-    assert event.hardened_audit["reason"] == "device_mismatch"
+    assert event.hardened_audit["cause"] == "device_mismatch"
     assert event.hardened_audit["outcome"] == "denied"
     assert event.hardened_audit["actor"] == str(user.pk)
     assert not UserSession.objects.filter(user=user).exists()

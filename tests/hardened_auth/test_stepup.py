@@ -156,7 +156,7 @@ def test_denial_is_audited(caplog):
     [record] = [r for r in caplog.records if r.getMessage() == "authz_fail"]
     assert record.hardened_audit["outcome"] == "denied"
     assert record.hardened_audit["actor"] == str(user.pk)
-    assert record.hardened_audit["reason"] == "step_up_required"
+    assert record.hardened_audit["cause"] == "step_up_required"
     assert record.hardened_audit["ip"] == "127.0.0.1"
 
 

@@ -7,6 +7,7 @@ from django.views import View
 
 from hardened_auth.admin_site import SecondFactorAdminSite
 from hardened_auth.stepup import StepUpRequiredMixin, step_up_required
+from hardened_auth.tokens import bearer_token_required
 
 
 @step_up_required()
@@ -42,3 +43,11 @@ urlpatterns = [
     path("auth/passkeys/", include("hardened_auth.webauthn_urls")),
     path("accounts/", include("allauth.urls")),
 ]
+
+
+@bearer_token_required
+def api_me(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(f"user {request.user.pk}")
+
+
+urlpatterns.append(path("api/me/", api_me, name="api_me"))

@@ -71,7 +71,7 @@ def end(request: HttpRequest, reason: str) -> None:
         outcome="denied" if reason == "device_mismatch" else "success",
         request=request,
         actor=actor,
-        reason=reason,
+        cause=reason,
     )
     logger.warning("session of user %s ended: %s", actor, reason)
     logout(request)
@@ -115,7 +115,7 @@ def check(request: HttpRequest) -> None:
         session.cycle_key()
         UserSession.objects.filter(pk=row.pk).update(rotate_pending=False)
         audit.emit(
-            "session_renewed", outcome="success", request=request, reason="privilege"
+            "session_renewed", outcome="success", request=request, cause="privilege"
         )
     if now - seen >= SEEN_WRITE_INTERVAL:
         session[SEEN_KEY] = now
@@ -142,7 +142,7 @@ def end_other_sessions(request: HttpRequest | None, user: AbstractBaseUser) -> i
             outcome="success",
             request=request,
             actor=user.pk,
-            reason="ended_by_account_change",
+            cause="ended_by_account_change",
             count=count,
         )
     return count

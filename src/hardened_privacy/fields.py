@@ -93,7 +93,11 @@ class EncryptedFieldMixin:
 
     def encryption_context(self) -> bytes:
         field: Any = self
-        return f"{field.model._meta.db_table}.{field.column}".encode()
+        context = field.__dict__.get("_hardened_context")
+        if context is None:
+            context = f"{field.model._meta.db_table}.{field.column}".encode()
+            field.__dict__["_hardened_context"] = context
+        return context  # type: ignore[no-any-return]
 
     def to_plaintext(self, value: Any) -> bytes:
         return str(value).encode()

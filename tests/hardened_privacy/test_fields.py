@@ -289,3 +289,33 @@ def test_field_round_trip_property(note, profile, born, visits):
         born,
         visits,
     )
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.binary(max_size=2048), st.binary(max_size=64))
+def test_binary_envelope_round_trip_property(plaintext, context):
+    cipher = get_cipher()
+    blob = cipher.seal(plaintext, context)
+    assert blob[:1] == b"\x01"
+    assert ACTIVE.encode() in blob[:40]
+    assert cipher.open(blob, context) == plaintext
+    with pytest.raises(DecryptionError):
+        cipher.open(blob, context + b"x")
+
+
+def test_binary_envelope_fails_closed():
+    cipher = get_cipher()
+    blob = cipher.seal(b"secret value", b"ctx")
+    flipped = bytearray(blob)
+    flipped[-3] ^= 1
+    with pytest.raises(DecryptionError, match="failed authentication"):
+        cipher.open(bytes(flipped), b"ctx")
+    with pytest.raises(DecryptionError, match="truncated"):
+        cipher.open(blob[:40], b"ctx")
+    with pytest.raises(DecryptionError, match="not a hardened_privacy envelope"):
+        cipher.open(b"\x02" + blob[1:], b"ctx")
+    other = blob.replace(ACTIVE.encode(), b"development/master-9", 1)
+    with pytest.raises(UnknownKeyError):
+        cipher.open(other, b"ctx")
+    with pytest.raises(DecryptionError, match="not readable"):
+        cipher.open(b"\x01\x02\xff\xfe" + blob[4:], b"ctx")

@@ -11,12 +11,12 @@ MIN_KEY_BYTES = 32
 DIGEST_LENGTH = 64
 
 
-def _key() -> bytes:
-    keyring = get_keyring()
+def _keyed() -> "hmac.HMAC":
     with _state_lock:
-        cached = _state.get("blind_index_key")
-    if isinstance(cached, bytes):
+        cached = _state.get("blind_index_hmac")
+    if isinstance(cached, hmac.HMAC):
         return cached
+    keyring = get_keyring()
     key = keyring.secret(
         app_settings.BLIND_INDEX_KEY, "HARDENED_PRIVACY_BLIND_INDEX_KEY"
     )
@@ -25,12 +25,14 @@ def _key() -> bytes:
             f"HARDENED_PRIVACY_BLIND_INDEX_KEY must be at least {MIN_KEY_BYTES} "
             "bytes long."
         )
+    keyed = hmac.new(key, digestmod=hashlib.sha256)
     with _state_lock:
-        _state["blind_index_key"] = key
-    return key
+        _state["blind_index_hmac"] = keyed
+    return keyed
 
 
 def digest(context: str, value: str) -> str:
     """HMAC-SHA256 of ``value`` for the column named by ``context``, as hex."""
-    message = context.encode() + b"\x00" + value.encode()
-    return hmac.new(_key(), message, hashlib.sha256).hexdigest()
+    mac = _keyed().copy()
+    mac.update(context.encode() + b"\x00" + value.encode())
+    return mac.hexdigest()

@@ -12,13 +12,10 @@ table and column), so a value moved to another column, or a header rewritten
 to name another key, fails authentication.
 """
 
-import base64
 import binascii
 import logging
 import os
 import threading
-from collections import OrderedDict
-from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -40,15 +37,23 @@ PREFIX = VERSION + "$"
 NONCE_BYTES = 12
 DATA_KEY_BYTES = 32
 TAG_BYTES = 16
+BINARY_VERSION = b"\x01"
 _UNWRAPPED_CACHE_SIZE = 256
 
 
+_TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
+_FROM_URLSAFE = bytes.maketrans(b"-_+/", b"+/!!")
+
+
 def _b64encode(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+    encoded = binascii.b2a_base64(raw, newline=False)
+    return encoded.translate(_TO_URLSAFE).rstrip(b"=").decode("ascii")
 
 
 def _b64decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    """Strict unpadded URL-safe base64; anything else raises ValueError."""
+    data = text.encode("ascii").translate(_FROM_URLSAFE)
+    return binascii.a2b_base64(data + b"=" * (-len(data) % 4), strict_mode=True)
 
 
 def key_prefix(key_id: str) -> str:
@@ -64,14 +69,30 @@ def parse_key_id(token: str) -> str:
     return parts[1]
 
 
+def _aad_prefix(key_id: str, wrapped: bytes) -> bytes:
+    return b"\x00".join([VERSION.encode(), key_id.encode(), wrapped, b""])
+
+
 class _DataKey:
-    __slots__ = ("aead", "header", "key_id", "uses", "wrapped")
+    __slots__ = (
+        "aad_prefix",
+        "aead",
+        "binary_header",
+        "header",
+        "key_id",
+        "prefix",
+        "uses",
+    )
 
     def __init__(self, key_id: str, data_key: bytes, wrapped: bytes) -> None:
         self.key_id = key_id
-        self.wrapped = wrapped
         self.aead = AESGCM(data_key)
         self.header = len(wrapped).to_bytes(2, "big") + wrapped
+        self.aad_prefix = _aad_prefix(key_id, wrapped)
+        self.prefix = key_prefix(key_id)
+        encoded = key_id.encode()
+        self.binary_header = BINARY_VERSION + bytes([len(encoded)]) + encoded
+        self.binary_header += self.header
         self.uses = 0
 
 
@@ -80,91 +101,139 @@ class EnvelopeCipher:
 
     def __init__(self, keyring: Keyring) -> None:
         self.keyring = keyring
+        self.max_uses = app_settings.DATA_KEY_MAX_USES
         self._current: _DataKey | None = None
-        self._opened: OrderedDict[tuple[str, bytes], AESGCM] = OrderedDict()
+        self._opened: dict[tuple[str, bytes], AESGCM] = {}
         self._lock = threading.Lock()
 
-    def _data_key(self) -> _DataKey:
+    def _renew(self) -> _DataKey:
         with self._lock:
             current = self._current
-            if current is None or current.uses >= app_settings.DATA_KEY_MAX_USES:
-                key_id = self.keyring.require_active_key()
-                provider, reference = self.keyring.master(key_id)
-                data_key = AESGCM.generate_key(bit_length=DATA_KEY_BYTES * 8)
-                wrapped = provider.wrap_data_key(key_id, reference, data_key)
-                if len(wrapped) >= 2**16:
-                    raise DecryptionError("The wrapped data key is too long.")
-                current = _DataKey(key_id, data_key, wrapped)
-                self._current = current
-                self._opened[(key_id, wrapped)] = current.aead
-                logger.info("Created a data key under master key %s.", key_id)
-            current.uses += 1
+            if current is not None and current.uses < self.max_uses:
+                return current
+            key_id = self.keyring.require_active_key()
+            provider, reference = self.keyring.master(key_id)
+            data_key = AESGCM.generate_key(bit_length=DATA_KEY_BYTES * 8)
+            wrapped = provider.wrap_data_key(key_id, reference, data_key)
+            if len(wrapped) >= 2**16:
+                raise DecryptionError("The wrapped data key is too long.")
+            current = _DataKey(key_id, data_key, wrapped)
+            self._opened[(key_id, wrapped)] = current.aead
+            self._current = current
+            logger.info("Created a data key under master key %s.", key_id)
             return current
 
     def _open_data_key(self, key_id: str, wrapped: bytes) -> AESGCM:
-        cache_key = (key_id, wrapped)
-        with self._lock:
-            aead = self._opened.get(cache_key)
-            if aead is not None:
-                self._opened.move_to_end(cache_key)
-                return aead
+        aead = self._opened.get((key_id, wrapped))
+        if aead is not None:
+            return aead
         provider, reference = self.keyring.master(key_id)
         data_key = provider.unwrap_data_key(key_id, reference, wrapped)
         if len(data_key) != DATA_KEY_BYTES:
             raise DecryptionError("The unwrapped data key has the wrong length.")
         aead = AESGCM(data_key)
         with self._lock:
-            self._opened[cache_key] = aead
-            while len(self._opened) > _UNWRAPPED_CACHE_SIZE:
-                self._opened.popitem(last=False)
+            while len(self._opened) >= _UNWRAPPED_CACHE_SIZE:
+                del self._opened[next(iter(self._opened))]
+            self._opened[(key_id, wrapped)] = aead
         return aead
 
-    @staticmethod
-    def _aad(key_id: str, wrapped: bytes, context: bytes) -> bytes:
-        return b"\x00".join([VERSION.encode(), key_id.encode(), wrapped, context])
+    def seal(self, plaintext: bytes, context: bytes) -> bytes:
+        """The binary envelope: ``0x01 | id length | key id | wrapped
+        length (2) | wrapped data key | nonce | ciphertext and tag``."""
+        data_key = self._current
+        if data_key is None or data_key.uses >= self.max_uses:
+            data_key = self._renew()
+        data_key.uses += 1
+        nonce = os.urandom(NONCE_BYTES)
+        body = data_key.aead.encrypt(nonce, plaintext, data_key.aad_prefix + context)
+        return b"".join((data_key.binary_header, nonce, body))
 
     def encrypt(self, plaintext: bytes, context: bytes) -> str:
-        data_key = self._data_key()
+        """The text envelope stored by model fields (see the module docstring)."""
+        data_key = self._current
+        if data_key is None or data_key.uses >= self.max_uses:
+            data_key = self._renew()
+        data_key.uses += 1
         nonce = os.urandom(NONCE_BYTES)
-        body = data_key.aead.encrypt(
-            nonce, plaintext, self._aad(data_key.key_id, data_key.wrapped, context)
-        )
-        return key_prefix(data_key.key_id) + _b64encode(data_key.header + nonce + body)
+        body = data_key.aead.encrypt(nonce, plaintext, data_key.aad_prefix + context)
+        return data_key.prefix + _b64encode(data_key.header + nonce + body)
 
-    def decrypt(self, token: str, context: bytes) -> bytes:
-        key_id = parse_key_id(token)
+    def _known(self, key_id: str) -> None:
         if key_id not in self.keyring.keys:
+            if not KEY_ID.match(key_id):
+                raise DecryptionError("The value is not a hardened_privacy ciphertext.")
             raise UnknownKeyError(
                 f"The value was encrypted under {key_id!r}, which is not configured."
             )
-        try:
-            raw = _b64decode(token.split("$", 2)[2])
-        except (binascii.Error, ValueError) as exc:
-            raise DecryptionError("The ciphertext is not valid base64.") from exc
-        wrapped_length = int.from_bytes(raw[:2], "big")
-        minimum = 2 + wrapped_length + NONCE_BYTES + TAG_BYTES
-        if len(raw) < minimum or wrapped_length == 0:
+
+    def _open(self, key_id: str, raw: bytes, start: int, context: bytes) -> bytes:
+        wrapped_length = int.from_bytes(raw[start : start + 2], "big")
+        wrapped_end = start + 2 + wrapped_length
+        if len(raw) < wrapped_end + NONCE_BYTES + TAG_BYTES or not wrapped_length:
             raise DecryptionError("The ciphertext is truncated.")
-        wrapped = raw[2 : 2 + wrapped_length]
-        nonce = raw[2 + wrapped_length : minimum - TAG_BYTES]
-        body = raw[minimum - TAG_BYTES :]
+        wrapped = raw[start + 2 : wrapped_end]
         aead = self._open_data_key(key_id, wrapped)
         try:
-            return aead.decrypt(nonce, body, self._aad(key_id, wrapped, context))
+            return aead.decrypt(
+                raw[wrapped_end : wrapped_end + NONCE_BYTES],
+                raw[wrapped_end + NONCE_BYTES :],
+                _aad_prefix(key_id, wrapped) + context,
+            )
         except InvalidTag as exc:
             raise DecryptionError(
                 "The ciphertext failed authentication: it was altered, truncated "
                 "or moved from another column."
             ) from exc
 
+    def open(self, blob: bytes, context: bytes) -> bytes:
+        """Open a binary envelope made by :meth:`seal`."""
+        current = self._current
+        if current is not None and blob.startswith(current.binary_header):
+            start = len(current.binary_header)
+            try:
+                return current.aead.decrypt(
+                    blob[start : start + NONCE_BYTES],
+                    blob[start + NONCE_BYTES :],
+                    current.aad_prefix + context,
+                )
+            except InvalidTag as exc:
+                raise DecryptionError(
+                    "The ciphertext failed authentication: it was altered, "
+                    "truncated or moved from another column."
+                ) from exc
+        if len(blob) < 2 or blob[:1] != BINARY_VERSION:
+            raise DecryptionError("The value is not a hardened_privacy envelope.")
+        end = 2 + blob[1]
+        try:
+            key_id = blob[2:end].decode("ascii")
+        except UnicodeDecodeError as exc:
+            raise DecryptionError("The envelope's key id is not readable.") from exc
+        self._known(key_id)
+        return self._open(key_id, blob, end, context)
+
+    def decrypt(self, token: str, context: bytes) -> bytes:
+        """Open a text envelope made by :meth:`encrypt`."""
+        parts = token.split("$", 2) if isinstance(token, str) else []
+        if len(parts) != 3 or parts[0] != VERSION:
+            raise DecryptionError("The value is not a hardened_privacy ciphertext.")
+        self._known(parts[1])
+        try:
+            raw = _b64decode(parts[2])
+        except (binascii.Error, ValueError) as exc:
+            raise DecryptionError("The ciphertext is not valid base64.") from exc
+        return self._open(parts[1], raw, 0, context)
+
 
 def get_cipher() -> EnvelopeCipher:
     """The cipher for the current settings and keyring."""
+    cipher = _state.get("cipher")
+    if isinstance(cipher, EnvelopeCipher) and cipher.keyring is _state.get("keyring"):
+        return cipher
     keyring = get_keyring()
     with _state_lock:
-        cipher: Any = _state.get("cipher")
-        if cipher is None or cipher.keyring is not keyring:
+        cipher = _state.get("cipher")
+        if not isinstance(cipher, EnvelopeCipher) or cipher.keyring is not keyring:
             cipher = EnvelopeCipher(keyring)
             _state["cipher"] = cipher
-        assert isinstance(cipher, EnvelopeCipher)
         return cipher

@@ -10,7 +10,7 @@ from operator import or_
 from typing import Any
 
 from django.apps import apps
-from django.db import models, transaction
+from django.db import connections, models, transaction
 
 from hardened_privacy.internal.envelope import PREFIX, key_prefix
 
@@ -73,6 +73,29 @@ def legacy(fields: list[Any]) -> models.Q:
     )
 
 
+def _rewrite(
+    model: type[models.Model], fields: list[Any], rows: list[Any], using: str
+) -> None:
+    """Write each row's values back, encrypted under the active key."""
+    connection = connections[using]
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    pk_column = quote(str(model._meta.pk.column))
+    with connection.cursor() as cursor:
+        for field in fields:
+            params = [
+                (field.get_db_prep_save(value, connection), row.pk)
+                for row in rows
+                if (value := getattr(row, field.attname)) is not None
+            ]
+            if params:
+                cursor.executemany(
+                    f"UPDATE {table} SET {quote(field.column)} = %s "  # noqa: S608
+                    f"WHERE {pk_column} = %s",
+                    params,
+                )
+
+
 @dataclass
 class Progress:
     model: str
@@ -116,7 +139,7 @@ def rotate(
                 .only("pk", *names)
                 .order_by("pk")
             )
-            manager.bulk_update(rows, names)
+            _rewrite(model, fields, rows, using)
         last_pk = pks[-1]
         progress.done += len(rows)
         progress.batches += 1

@@ -48,3 +48,16 @@ def test_add_and_delete_are_refused(admin_client_, record):
     delete = reverse("admin:hardened_privacy_auditrecord_delete", args=[record.pk])
     assert admin_client_.get(add).status_code == 403
     assert admin_client_.post(delete, {"post": "yes"}).status_code == 403
+
+
+def test_erasure_records_are_listed_read_only(admin_client_):
+    from django.utils import timezone
+
+    from hardened_privacy.models import ErasureRecord
+
+    record = ErasureRecord.objects.create(subject="42", completed_at=timezone.now())
+    changelist = reverse("admin:hardened_privacy_erasurerecord_changelist")
+    assert b"42" in admin_client_.get(changelist).content
+    delete = reverse("admin:hardened_privacy_erasurerecord_delete", args=[record.pk])
+    assert admin_client_.post(delete, {"post": "yes"}).status_code == 403
+    assert ErasureRecord.objects.filter(pk=record.pk).exists()

@@ -16,6 +16,7 @@ class HardenedPrivacyConfig(AppConfig):
 
         checks.register(privacy_checks.check_environment, checks.Tags.security)
         checks.register(privacy_checks.check_keys, checks.Tags.security)
+        checks.register(privacy_checks.check_privacy_settings, checks.Tags.security)
         checks.register(privacy_checks.check_retired_keys, checks.Tags.database)
         checks.register(privacy_checks.check_classification, checks.Tags.security)
         for deploy_check in (

@@ -619,3 +619,199 @@ def check_keys_in_source(**kwargs: Any) -> list[CheckMessage]:
             id="hardened_privacy.E026",
         )
     ]
+
+
+E007_MSG = (
+    "HARDENED_PRIVACY_BLIND_INDEX_KEY, HARDENED_PRIVACY_AUDIT_KEY and the "
+    "legacy keys must be {'PROVIDER': alias, 'REFERENCE': name}."
+)
+E008_MSG = "HARDENED_PRIVACY_DATA_KEY_MAX_USES must be an integer from 1 to 2**32."
+E009_MSG = "HARDENED_PRIVACY_MASKED_NAMES must be a list of strings."
+E010_MSG = "HARDENED_PRIVACY_LOG_MAX_LENGTH must be an integer of at least 256."
+E011_MSG = "HARDENED_PRIVACY_CLASSIFICATION has an entry that cannot be read."
+E012_MSG = "HARDENED_PRIVACY_RETENTION_DAYS or _RETENTION_MODELS is malformed."
+E013_MSG = "HARDENED_PRIVACY_LEGAL_HOLD_MODELS or _ERASURE_LEDGER is malformed."
+E014_MSG = (
+    "HARDENED_PRIVACY_SECRET_KEY_ROTATED_AT must be an ISO date and "
+    "HARDENED_PRIVACY_SECRET_KEY_FALLBACK_DAYS a positive integer."
+)
+
+_MISSING = object()
+
+
+def _raw(name: str) -> Any:
+    return getattr(settings, "HARDENED_PRIVACY_" + name, _MISSING)
+
+
+def _integer(value: Any, low: int, high: int) -> bool:
+    return (
+        isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+    )
+
+
+def _secret_spec_ok(spec: Any, providers: Any) -> bool:
+    return (
+        isinstance(spec, dict)
+        and isinstance(providers, dict)
+        and spec.get("PROVIDER") in providers
+        and isinstance(spec.get("REFERENCE"), str)
+        and bool(spec["REFERENCE"])
+    )
+
+
+def _secret_specs_ok() -> bool:
+    providers = getattr(settings, "HARDENED_PRIVACY_KEY_PROVIDERS", {})
+    specs = [_raw("BLIND_INDEX_KEY"), _raw("AUDIT_KEY")]
+    legacy = _raw("LEGACY_DJANGO_CRYPTOGRAPHY")
+    if legacy is not _MISSING:
+        items = [legacy] if isinstance(legacy, dict) else legacy
+        if not isinstance(items, list | tuple):
+            return False
+        for item in items:
+            if not isinstance(item, dict):
+                return False
+            specs.append(item.get("SECRET_KEY"))
+            if item.get("CRYPTOGRAPHY_KEY") is not None:
+                specs.append(item["CRYPTOGRAPHY_KEY"])
+    return all(
+        spec is _MISSING or spec is None or _secret_spec_ok(spec, providers)
+        for spec in specs
+    )
+
+
+def _classification_ok() -> bool:
+    from django.core.exceptions import ImproperlyConfigured
+
+    from hardened_privacy.classification import _coerce
+
+    value = _raw("CLASSIFICATION")
+    if value is _MISSING:
+        return True
+    if not isinstance(value, dict):
+        return False
+    try:
+        for label, fields in value.items():
+            apps.get_model(label)
+            for name, level in fields.items():
+                _coerce(level, f"{label}.{name}")
+    except (LookupError, ValueError, TypeError, AttributeError, ImproperlyConfigured):
+        return False
+    return True
+
+
+def _retention_ok() -> bool:
+    from django.core.exceptions import FieldDoesNotExist
+
+    days = _raw("RETENTION_DAYS")
+    if days is not _MISSING and not (
+        isinstance(days, dict)
+        and all(
+            k in {"public", "internal", "personal", "secret"}
+            and (v is None or _integer(v, 1, 100_000))
+            for k, v in days.items()
+        )
+    ):
+        return False
+    models_ = _raw("RETENTION_MODELS")
+    if models_ is _MISSING:
+        return True
+    if not isinstance(models_, dict):
+        return False
+    for label, policy in models_.items():
+        try:
+            model = apps.get_model(label)
+        except (LookupError, ValueError):
+            return False
+        if not isinstance(policy, dict) or policy.get("ACTION", "anonymise") not in {
+            "anonymise",
+            "delete",
+        }:
+            return False
+        try:
+            model._meta.get_field(str(policy.get("AGE_FIELD")))
+        except FieldDoesNotExist:
+            return False
+        if policy.get("DAYS") is not None and not _integer(policy["DAYS"], 1, 100_000):
+            return False
+    return True
+
+
+def _erasure_ok() -> bool:
+    holds = _raw("LEGAL_HOLD_MODELS")
+    ledger = _raw("ERASURE_LEDGER")
+    if holds is not _MISSING and not (
+        isinstance(holds, dict)
+        and all(isinstance(k, str) and isinstance(v, str) for k, v in holds.items())
+    ):
+        return False
+    return ledger is _MISSING or ledger is None or isinstance(ledger, str)
+
+
+def _fallbacks_ok() -> bool:
+    import datetime
+
+    rotated = _raw("SECRET_KEY_ROTATED_AT")
+    if rotated not in (_MISSING, None) and not isinstance(rotated, datetime.date):
+        try:
+            datetime.date.fromisoformat(str(rotated))
+        except ValueError:
+            return False
+    days = _raw("SECRET_KEY_FALLBACK_DAYS")
+    return days is _MISSING or _integer(days, 1, 3650)
+
+
+def check_privacy_settings(**kwargs: Any) -> list[CheckMessage]:
+    max_uses = _raw("DATA_KEY_MAX_USES")
+    names = _raw("MASKED_NAMES")
+    length = _raw("LOG_MAX_LENGTH")
+    table = [
+        (_secret_specs_ok(), E007_MSG, "Name a configured provider.", "E007"),
+        (
+            max_uses is _MISSING or _integer(max_uses, 1, 2**32),
+            E008_MSG,
+            "Leave it unset for 2**24.",
+            "E008",
+        ),
+        (
+            names is _MISSING
+            or (
+                isinstance(names, list | tuple)
+                and all(isinstance(n, str) for n in names)
+            ),
+            E009_MSG,
+            "For example ['national_id'].",
+            "E009",
+        ),
+        (
+            length is _MISSING or _integer(length, 256, 10_000_000),
+            E010_MSG,
+            "Leave it unset for 4096.",
+            "E010",
+        ),
+        (
+            _classification_ok(),
+            E011_MSG,
+            "Map 'app_label.Model' to {field: 'personal'} or "
+            "{field: {'level': 'personal', 'retention': days}}.",
+            "E011",
+        ),
+        (
+            _retention_ok(),
+            E012_MSG,
+            "Days are positive integers; each model needs an existing AGE_FIELD "
+            "and ACTION 'anonymise' or 'delete'.",
+            "E012",
+        ),
+        (
+            _erasure_ok(),
+            E013_MSG,
+            "Map 'app_label.Model' to the legal reason; the ledger is a file path.",
+            "E013",
+        ),
+        (_fallbacks_ok(), E014_MSG, "For example '2026-11-20' and 30.", "E014"),
+    ]
+    return [
+        Error(message, hint=hint, id=f"hardened_privacy.{code}")
+        for ok, message, hint, code in table
+        if not ok
+    ]

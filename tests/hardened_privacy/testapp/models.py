@@ -66,3 +66,17 @@ class Invoice(models.Model):
 
     def __str__(self) -> str:
         return f"invoice {self.pk}"
+
+
+class SlimPatient(models.Model):
+    """PlainPatient's fields, encrypted: the benchmark's like-for-like model."""
+
+    name = models.CharField(max_length=100)
+    note = EncryptedTextField(blank=True)
+    email = EncryptedEmailField(blank=True)
+    email_index = BlindIndexField("email")
+    born = EncryptedDateField(null=True, blank=True)
+    visits = EncryptedIntegerField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.name

@@ -71,6 +71,10 @@ BUILTIN: dict[str, dict[str, str]] = {
         "action_flag": INTERNAL,
         "change_message": PERSONAL,
     },
+    "hardened_privacy.erasurerecord": dict.fromkeys(
+        ("subject", "requested_by", "completed_at", "fields_erased", "retained"),
+        INTERNAL,
+    ),
     "hardened_privacy.auditrecord": dict.fromkeys(
         (
             "chain",

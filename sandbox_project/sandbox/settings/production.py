@@ -24,6 +24,18 @@ ALLOWED_HOSTS = _required("DJANGO_ALLOWED_HOSTS").split(",")
 HARDENED_PRIVACY_ENVIRONMENT = os.environ.get(
     "HARDENED_PRIVACY_ENVIRONMENT", "production"
 )
+# Keys only from the environment (no development defaults), bound to this
+# environment: HARDENED_PRIVACY_MASTER_KEY, _BLIND_INDEX_KEY and _AUDIT_KEY.
+HARDENED_PRIVACY_KEY_PROVIDERS = {
+    "env": {"BACKEND": "hardened_privacy.keys.EnvironmentKeyProvider"},
+}
+HARDENED_PRIVACY_ACTIVE_KEY = f"{HARDENED_PRIVACY_ENVIRONMENT}/master-1"
+HARDENED_PRIVACY_KEYS = {
+    HARDENED_PRIVACY_ACTIVE_KEY: {
+        "PROVIDER": "env",
+        "REFERENCE": "HARDENED_PRIVACY_MASTER_KEY",
+    },
+}
 
 SECURE_SSL_REDIRECT = True
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -308,3 +308,30 @@ def test_writer_waits_for_the_chain_lock():
         thread.join()
     assert outcome == ["OperationalError"]
     assert verify_chain(chain_for("9")) == (2, None)
+
+
+@pytest.mark.parametrize("app", ["hardened_auth", "hardened_rbac", "hardened_payments"])
+def test_sandbox_logging_stores_every_apps_audit_events(app):
+    """The shared LOGGING routes each app's audit logger to the chain."""
+    logging.getLogger(f"{app}.audit").warning(
+        "authz_fail",
+        extra={
+            "hardened_audit": {
+                "event": "authz_fail",
+                "actor": 3,
+                "tenant": 8,
+                "target": "invoice:1",
+                "outcome": "denied",
+                "ip": "198.51.100.4",
+                "note": "Bearer abcdef0123456789",
+            }
+        },
+    )
+    row = AuditRecord.objects.get(chain="tenant:8")
+    assert (row.logger, row.event, row.outcome) == (
+        f"{app}.audit",
+        "authz_fail",
+        "denied",
+    )
+    assert "abcdef0123456789" not in json.dumps(row.data)
+    assert verify_chain("tenant:8") == (1, None)

@@ -48,3 +48,4 @@ class HardenedAuthConfig(AppConfig):
         checks.register(auth_checks.check_admin_site, checks.Tags.security)
         checks.register(auth_checks.check_sessions, checks.Tags.security)
         checks.register(auth_checks.check_tokens, checks.Tags.security)
+        checks.register(auth_checks.check_velocity, checks.Tags.security)

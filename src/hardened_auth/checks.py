@@ -422,3 +422,43 @@ def check_tokens(**kwargs: Any) -> list[CheckMessage]:
             id="hardened_auth.E021",
         )
     ]
+
+
+E022_MSG = (
+    "HARDENED_AUTH_VELOCITY_THRESHOLDS must map 'identifier', 'ip' and 'site' "
+    "to rising 'delay', 'challenge' and 'lock' counts (or None), and the site "
+    "must never lock."
+)
+VELOCITY_DIMENSIONS = frozenset({"identifier", "ip", "site"})
+VELOCITY_STAGES = ("delay", "challenge", "lock")
+
+
+def _valid_stages(stages: object) -> bool:
+    if not isinstance(stages, Mapping) or set(stages) - set(VELOCITY_STAGES):
+        return False
+    counts = [stages.get(stage) for stage in VELOCITY_STAGES]
+    present = [c for c in counts if c is not None]
+    return all(_is_positive_int(c, 1) for c in present) and present == sorted(
+        set(present)
+    )
+
+
+def check_velocity(**kwargs: Any) -> list[CheckMessage]:
+    thresholds = app_settings.VELOCITY_THRESHOLDS
+    valid = (
+        isinstance(thresholds, Mapping)
+        and not set(thresholds) - VELOCITY_DIMENSIONS
+        and all(_valid_stages(stages) for stages in thresholds.values())
+        and (thresholds.get("site") or {}).get("lock") is None
+        and _is_positive_int(app_settings.VELOCITY_WINDOW, 1)
+    )
+    if valid:
+        return []
+    return [
+        Error(
+            E022_MSG,
+            hint="For example {'identifier': {'delay': 3, 'challenge': 5, "
+            "'lock': 10}, 'site': {'challenge': 500}}.",
+            id="hardened_auth.E022",
+        )
+    ]

@@ -15,6 +15,12 @@ DEFAULT_RATE_LIMITS: Mapping[str, Mapping[str, str]] = {
     "token": {"ip": "60/m", "identifier": "30/m"},
 }
 
+DEFAULT_VELOCITY_THRESHOLDS: Mapping[str, Mapping[str, int | None]] = {
+    "identifier": {"delay": 3, "challenge": 5, "lock": 10},
+    "ip": {"delay": 10, "challenge": 20, "lock": 50},
+    "site": {"delay": None, "challenge": 500, "lock": None},
+}
+
 DEFAULT_RATE_LIMITED_VIEWS: Mapping[str, str] = {
     "admin:login": "login",
     "account_login": "login",
@@ -126,6 +132,27 @@ class AuthSettings:
         """Seconds a refresh token is valid if never used."""
         value = self._get("REFRESH_TOKEN_TTL", 14 * 24 * 60 * 60)
         return value  # type: ignore[return-value]
+
+    @property
+    def VELOCITY_THRESHOLDS(self) -> Mapping[str, Mapping[str, int | None]]:
+        """Failed sign-ins per window at which delay, challenge and lock start."""
+        value = self._get("VELOCITY_THRESHOLDS", DEFAULT_VELOCITY_THRESHOLDS)
+        return value  # type: ignore[return-value]
+
+    @property
+    def VELOCITY_WINDOW(self) -> int:
+        """Seconds over which failed sign-ins are counted."""
+        return self._get("VELOCITY_WINDOW", 15 * 60)  # type: ignore[return-value]
+
+    @property
+    def ALTCHA_MAX_NUMBER(self) -> int:
+        """Upper bound of the ALTCHA search space: the work a client must do."""
+        return self._get("ALTCHA_MAX_NUMBER", 100_000)  # type: ignore[return-value]
+
+    @property
+    def ALTCHA_TTL(self) -> int:
+        """Seconds an ALTCHA challenge stays solvable."""
+        return self._get("ALTCHA_TTL", 300)  # type: ignore[return-value]
 
 
 app_settings = AuthSettings()

@@ -9,10 +9,11 @@ from django.http import HttpRequest, HttpResponse
 
 from hardened_auth.conf import app_settings
 from hardened_auth.exceptions import RateLimiterUnavailable
-from hardened_auth.internal import audit, limiter
+from hardened_auth.internal import audit, limiter, velocity
 from hardened_auth.internal import sessions as session_binding
 from hardened_auth.internal.second_factor import has_second_factor
 from hardened_auth.internal.throttle_responses import (
+    challenge_required_response,
     limiter_unavailable_response,
     rate_limited_response,
 )
@@ -78,7 +79,7 @@ class RateLimitMiddleware:
             return limiter_unavailable_response(request)
 
         if decision.allowed:
-            return None
+            return self._apply_friction(request) if scope == "login" else None
         audit.emit(
             "excess_rate_limit_exceeded",
             outcome="denied",
@@ -89,6 +90,34 @@ class RateLimitMiddleware:
         )
         logger.warning("rate limit %s.%s exceeded", scope, decision.dimension)
         return rate_limited_response(request, decision.retry_after)
+
+    @staticmethod
+    def _apply_friction(request: HttpRequest) -> HttpResponse | None:
+        try:
+            current = velocity.friction(request)
+            if current.stage is None or (
+                current.stage == "challenge" and velocity.challenge_solved(request)
+            ):
+                return None
+        except RateLimiterUnavailable:
+            return limiter_unavailable_response(request)
+
+        event = {
+            "delay": "excess_rate_limit_exceeded",
+            "challenge": "authn_challenge_required",
+            "lock": "authn_login_lock",
+        }[current.stage]
+        audit.emit(
+            event,
+            outcome="denied",
+            request=request,
+            target="login",
+            dimension=current.dimension,
+            stage=current.stage,
+        )
+        if current.stage == "challenge":
+            return challenge_required_response(request, velocity.new_challenge())
+        return rate_limited_response(request, current.retry_after)
 
 
 class SecondFactorMiddleware:

@@ -5,7 +5,7 @@ from typing import Any
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.http import HttpRequest
 
-from hardened_auth.internal import audit, sessions
+from hardened_auth.internal import audit, sessions, velocity
 from hardened_auth.sessions import end_all_sessions, privileges_changed
 
 PRIVILEGE_FIELDS = ("is_staff", "is_superuser", "is_active")
@@ -25,8 +25,10 @@ def login_failed(
     request: HttpRequest | None = None,
     **kwargs: Any,
 ) -> None:
-    """Audit a failed sign-in; the credentials themselves are never logged."""
+    """Audit and count a failed sign-in; the credentials are never logged."""
     audit.emit("authn_login_fail", outcome="failure", request=request)
+    if request is not None:
+        velocity.record_failure(request)
 
 
 def remember_privileges(sender: Any, instance: Any, **kwargs: Any) -> None:

@@ -14,6 +14,7 @@ urlpatterns = [
     path("devices/remove/", views.device_remove, name="device_remove"),
     path("sessions/", views.session_list, name="sessions"),
     path("sessions/end/", views.session_end, name="session_end"),
+    path("challenge/", views.challenge, name="challenge"),
     path("token/", views.token_obtain, name="token"),
     path("token/refresh/", views.token_refresh, name="token_refresh"),
     path("token/revoke/", views.token_revoke, name="token_revoke"),

@@ -27,6 +27,7 @@ from hardened_auth.internal import audit
 from hardened_auth.internal import devices as device_actions
 from hardened_auth.internal import sessions as session_binding
 from hardened_auth.internal import tokens as token_actions
+from hardened_auth.internal import velocity as velocity_actions
 from hardened_auth.internal.identifiers import MAX_IDENTIFIER_LENGTH, fold_email
 from hardened_auth.internal.responses import safe_next
 from hardened_auth.internal.second_factor import (
@@ -281,3 +282,11 @@ def token_revoke(request: HttpRequest) -> HttpResponse:
     with contextlib.suppress(TokenRefused):
         token_actions.revoke(request, str(request.POST.get("refresh_token", "")))
     return HttpResponse(status=204)
+
+
+@never_cache
+def challenge(request: HttpRequest) -> JsonResponse:
+    """A fresh ALTCHA challenge for the widget on the sign-in page."""
+    response = JsonResponse(velocity_actions.new_challenge())
+    response["Cache-Control"] = "no-store"
+    return response

@@ -320,3 +320,25 @@ def test_token_lifetimes_invalid_fail(values):
         messages = checks.check_tokens()
     assert [m.id for m in messages] == ["hardened_auth.E021"]
     assert messages[0].msg == checks.E021_MSG
+
+
+def test_velocity_defaults_pass():
+    assert checks.check_velocity() == []
+
+
+@pytest.mark.parametrize(
+    "thresholds",
+    [
+        {"site": {"lock": 1000}},
+        {"identifier": {"delay": 5, "challenge": 3}},
+        {"identifier": {"challenge": "5"}},
+        {"device": {"lock": 5}},
+        {"identifier": {"ban": 5}},
+        "lock at 5",
+    ],
+)
+def test_velocity_invalid_fails(thresholds):
+    with override_settings(HARDENED_AUTH_VELOCITY_THRESHOLDS=thresholds):
+        messages = checks.check_velocity()
+    assert [m.id for m in messages] == ["hardened_auth.E022"]
+    assert messages[0].msg == checks.E022_MSG

@@ -161,7 +161,7 @@ def test_refusal_is_audited_without_the_password(caplog):
     for _ in range(4):
         _login(ip, _name())
     with caplog.at_level(logging.INFO):
-        _login(ip, "victim-name", password="hunter2-secret")
+        _login(ip, _name(), password="hunter2-secret")
     [record] = [
         r for r in caplog.records if r.getMessage() == "excess_rate_limit_exceeded"
     ]

@@ -40,3 +40,23 @@ def limiter_unavailable_response(request: HttpRequest) -> HttpResponse:
         "hardened_auth/limiter_unavailable.html",
         UNAVAILABLE_RETRY_AFTER,
     )
+
+
+def challenge_required_response(
+    request: HttpRequest, challenge: dict[str, object]
+) -> HttpResponse:
+    """``429`` asking for a solved proof-of-work challenge with the next try."""
+    response: HttpResponse
+    if wants_json(request):
+        response = JsonResponse(
+            {"error": "challenge_required", "challenge": challenge}, status=429
+        )
+    else:
+        body = render_to_string(
+            "hardened_auth/challenge_required.html",
+            {"challenge_json": challenge},
+            request=request,
+        )
+        response = HttpResponse(body, status=429)
+    response["Cache-Control"] = "no-store"
+    return response

@@ -159,8 +159,10 @@ def test_a_token_signed_with_another_salt_is_refused(client, people):
     assert client.get(f"/t/acme/friends/accept/?token={right}").status_code == 200
 
 
+@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_uses_let_exactly_one_through(people):
+    """Four clients spend one link at once on PostgreSQL; one wins."""
     tenant, sender, recipient = people
     from django.test import Client
 
@@ -178,18 +180,21 @@ def test_concurrent_uses_let_exactly_one_through(people):
     barrier = threading.Barrier(4)
 
     def use() -> None:
-        client = Client()
-        client.force_login(recipient)
-        barrier.wait()
-        statuses.append(client.get(link).status_code)
-        connection.close()
+        try:
+            client = Client()
+            client.force_login(recipient)
+            barrier.wait(timeout=30)
+            statuses.append(client.get(link).status_code)
+        finally:
+            connection.close()
 
     threads = [threading.Thread(target=use) for _ in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert sorted(statuses).count(200) == 1
+    assert len(statuses) == 4
+    assert sorted(statuses) == [200, 403, 403, 403]
     assert ActionLinkUse.objects.count() == 1
     with unscoped(reason="test cleanup"):
         FriendRequest.objects.all().delete()

@@ -11,6 +11,7 @@ from hardened_rbac.models import (
     Grant,
     Membership,
     Role,
+    SsoGroupRole,
     Tenant,
 )
 
@@ -142,3 +143,11 @@ class ActionLinkUseAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(SsoGroupRole)
+class SsoGroupRoleAdmin(admin.ModelAdmin):
+    list_display = ["provider", "group", "role", "tenant"]
+    list_filter = ["provider", "tenant"]
+    search_fields = ["group", "role__name", "tenant__slug"]
+    autocomplete_fields = ["tenant", "role"]

@@ -318,3 +318,13 @@ def check_action_links_and_limits(**kwargs: Any) -> list[CheckMessage]:
             Error(E012_MSG, hint="The default is 'default'.", id="hardened_rbac.E012")
         )
     return messages
+
+
+E013_MSG = "HARDENED_RBAC_SSO_GROUPS_CLAIM must be a non-empty claim name."
+
+
+def check_sso(**kwargs: Any) -> list[CheckMessage]:
+    claim = app_settings.SSO_GROUPS_CLAIM
+    if isinstance(claim, str) and claim.strip():
+        return []
+    return [Error(E013_MSG, hint="The default is 'groups'.", id="hardened_rbac.E013")]

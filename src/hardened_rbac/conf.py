@@ -108,5 +108,10 @@ class RbacSettings:
         """Cache alias holding the friend-request counters."""
         return self._get("FRIEND_REQUEST_CACHE", "default")  # type: ignore[return-value]
 
+    @property
+    def SSO_GROUPS_CLAIM(self) -> str:
+        """Claim of the identity provider's user data that lists the groups."""
+        return self._get("SSO_GROUPS_CLAIM", "groups")  # type: ignore[return-value]
+
 
 app_settings = RbacSettings()

@@ -247,3 +247,42 @@ class ActionLinkUse(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} on {self.target} at {self.used_at:%Y-%m-%d %H:%M}"
+
+
+class SsoGroupRole(models.Model):
+    """An identity-provider group whose members get a role in a tenant."""
+
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.CASCADE, related_name="sso_group_roles"
+    )
+    provider = models.CharField(
+        max_length=100, help_text=_("The allauth provider id, as 'openid_connect'.")
+    )
+    group = models.CharField(max_length=255)
+    role = models.ForeignKey(Role, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "provider", "group", "role"],
+                name="hardened_rbac_sso_group_role_unique",
+            )
+        ]
+        ordering = ["tenant", "provider", "group"]
+
+    def __str__(self) -> str:
+        return f"{self.provider}:{self.group} -> {self.role.name} in {self.tenant}"
+
+    def clean(self) -> None:
+        if self.role_id is not None and self.role.tenant_id not in (
+            None,
+            self.tenant_id,
+        ):
+            raise ValidationError(
+                {
+                    "role": ValidationError(
+                        _("This role belongs to another tenant."),
+                        code="tenant_mismatch",
+                    )
+                }
+            )

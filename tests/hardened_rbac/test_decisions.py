@@ -123,7 +123,7 @@ def test_an_object_permission_does_not_cross_tenants():
 
 def test_cache_failure_decides_without_the_cache(scene):
     tenant, _, reader, post, _ = scene
-    with mock.patch.object(decisions, "versions", side_effect=ConnectionError):
+    with mock.patch.object(decisions, "_lookup", side_effect=ConnectionError):
         assert _asks(tenant, reader, "view", post)[0] is False
         post.visibility = "tenant"
         assert _asks(tenant, reader, "view", post)[0] is True

@@ -60,15 +60,31 @@ def versions(tenant_id: Any, user_id: Any) -> tuple[str, str, str]:
     return (found.get(keys[0], ""), found.get(keys[1], ""), found.get(keys[2], ""))
 
 
-def decision_key(
-    scope: tuple[str, str, str], user_id: Any, action: str, obj: models.Model
-) -> str:
-    raw = "|".join((*scope, str(user_id), action, obj._meta.label_lower, str(obj.pk)))
+def decision_key(user_id: Any, tenant_id: Any, action: str, obj: models.Model) -> str:
+    raw = "|".join(
+        (str(user_id), str(tenant_id), action, obj._meta.label_lower, str(obj.pk))
+    )
     return f"{PREFIX}:d:" + hashlib.sha256(raw.encode()).hexdigest()
 
 
+def _lookup(
+    tenant_id: Any, user_id: Any, key: str
+) -> tuple[tuple[str, str, str], object]:
+    """The current versions and the stored entry, in one cache round trip."""
+    scope_keys = (SITE, tenant_key(tenant_id), user_key(user_id))
+    found = _cache().get_many([*scope_keys, key])
+    if not all(k in found for k in scope_keys):
+        return versions(tenant_id, user_id), None
+    scope = (found[scope_keys[0]], found[scope_keys[1]], found[scope_keys[2]])
+    return scope, found.get(key)
+
+
 def cached_is_allowed(user: Any, action: str, obj: models.Model) -> bool:
-    """``decide(...).allowed``, remembered until a relevant version changes."""
+    """``decide(...).allowed``, remembered until a relevant version changes.
+
+    The entry stores the versions it was decided under and counts only while
+    they are still the current ones, so versions and entry are read together.
+    """
     from hardened_rbac.internal.policy import decide
 
     tenant = current_tenant()
@@ -77,17 +93,17 @@ def cached_is_allowed(user: Any, action: str, obj: models.Model) -> bool:
     if getattr(obj, "tenant_id", tenant.pk) != tenant.pk:
         return decide(user, action, obj).allowed
     user_id = user.pk if user is not None and user.is_authenticated else None
+    key = decision_key(user_id, tenant.pk, action, obj)
     try:
-        key = decision_key(versions(tenant.pk, user_id), user_id, action, obj)
-        cached = _cache().get(key)
+        scope, entry = _lookup(tenant.pk, user_id, key)
     except Exception:
         logger.warning("Decision cache unavailable; deciding without it")
         return decide(user, action, obj).allowed
-    if cached is not None:
-        return bool(cached)
+    if isinstance(entry, tuple) and len(entry) == 2 and entry[0] == scope:
+        return bool(entry[1])
     allowed = decide(user, action, obj).allowed
     try:
-        _cache().set(key, allowed, timeout=app_settings.DECISION_CACHE_TIMEOUT)
+        _cache().set(key, (scope, allowed), timeout=app_settings.DECISION_CACHE_TIMEOUT)
     except Exception:
         logger.warning("Decision cache unavailable; decision not stored")
     return allowed

@@ -11,4 +11,5 @@ urlpatterns = [
     path("auth/passkeys/", include("hardened_auth.webauthn_urls")),
     path("accounts/", include("allauth.urls")),
     path("payments/", include("hardened_payments.urls")),
+    path("scim/v2/", include("hardened_rbac.scim")),
 ]

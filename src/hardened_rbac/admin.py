@@ -11,6 +11,8 @@ from hardened_rbac.models import (
     Grant,
     Membership,
     Role,
+    ScimToken,
+    ScimUser,
     SsoGroupRole,
     Tenant,
 )
@@ -151,3 +153,67 @@ class SsoGroupRoleAdmin(admin.ModelAdmin):
     list_filter = ["provider", "tenant"]
     search_fields = ["group", "role__name", "tenant__slug"]
     autocomplete_fields = ["tenant", "role"]
+
+
+@admin.register(ScimToken)
+class ScimTokenAdmin(admin.ModelAdmin):
+    """SCIM tokens: the token is shown once, when it is made; only its hash stays."""
+
+    list_display = ["name", "tenant", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["tenant"]
+    search_fields = ["name", "tenant__slug"]
+    autocomplete_fields = ["tenant"]
+    actions = ["revoke_selected"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None:
+            return ["created_at", "last_used_at", "revoked_at"]
+        return ["tenant", "name", "created_at", "last_used_at", "revoked_at"]
+
+    def save_model(
+        self, request: HttpRequest, obj: ScimToken, form: Any, change: bool
+    ) -> None:
+        from django.contrib import messages
+
+        from hardened_rbac.internal import audit
+        from hardened_rbac.internal.scim_tokens import new_token_value
+
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        token, obj.token_hash = new_token_value()
+        super().save_model(request, obj, form, change)
+        audit.emit(
+            "scim_token_created",
+            outcome="success",
+            tenant=obj.tenant_id,
+            target=f"scim_token:{obj.pk}",
+        )
+        messages.warning(
+            request,
+            f"Copy this SCIM token now; it will not be shown again: {token}",
+        )
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke_selected(
+        self, request: HttpRequest, queryset: QuerySet[ScimToken]
+    ) -> None:
+        from django.contrib import messages
+
+        from hardened_rbac.internal.scim_tokens import revoke_token
+
+        revoked = sum(revoke_token(row) for row in queryset)
+        messages.info(request, f"{revoked} token(s) revoked.")
+
+
+@admin.register(ScimUser)
+class ScimUserAdmin(admin.ModelAdmin):
+    """Users provisioned over SCIM; the identity provider changes them."""
+
+    list_display = ["user_name", "tenant", "membership", "updated_at"]
+    list_filter = ["tenant"]
+    search_fields = ["user_name", "external_id", "tenant__slug"]
+    readonly_fields = ["tenant", "membership", "user_name", "external_id"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False

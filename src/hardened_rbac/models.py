@@ -286,3 +286,52 @@ class SsoGroupRole(models.Model):
                     )
                 }
             )
+
+
+class ScimToken(models.Model):
+    """A bearer token that lets one tenant's identity provider use SCIM.
+
+    Only the SHA-256 of the token is stored; the token itself is shown once,
+    when it is created.
+    """
+
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.CASCADE, related_name="scim_tokens"
+    )
+    name = models.CharField(
+        max_length=100, help_text=_("Which identity provider uses this token.")
+    )
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["tenant", "-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.tenant})"
+
+
+class ScimUser(models.Model):
+    """A user provisioned over SCIM: one membership, named by the provider."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    membership = models.OneToOneField(
+        Membership, on_delete=models.CASCADE, related_name="scim_user"
+    )
+    user_name = models.CharField(max_length=150)
+    external_id = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "user_name"], name="hardened_rbac_scim_user_unique"
+            )
+        ]
+        ordering = ["tenant", "user_name"]
+
+    def __str__(self) -> str:
+        return f"{self.user_name} in {self.tenant}"

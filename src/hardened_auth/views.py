@@ -63,7 +63,7 @@ def _needs_step_up(request: HttpRequest, user: AbstractBaseUser) -> bool:
 def step_up(request: HttpRequest) -> HttpResponse:
     """Ask for a second factor, then return to the page that asked for it."""
     next_url = safe_next(request, request.POST.get("next") or request.GET.get("next"))
-    form = SecondFactorForm(request.POST or None)
+    form = SecondFactorForm(request.POST if request.method == "POST" else None)
     status = 200
     user = _user(request)
     if request.method == "POST":
@@ -108,9 +108,12 @@ def totp_add(request: HttpRequest) -> HttpResponse:
     status = 200
     error = ""
     if request.method == "POST":
-        pending = TOTPDevice.objects.filter(
-            user=user, confirmed=False, pk=str(request.POST.get("device", ""))[:20]
-        ).first()
+        device_id = str(request.POST.get("device", ""))[:20]
+        pending = None
+        if device_id.isascii() and device_id.isdigit():
+            pending = TOTPDevice.objects.filter(
+                user=user, confirmed=False, pk=device_id
+            ).first()
         if pending is None:
             raise Http404
         form = SecondFactorForm(request.POST)

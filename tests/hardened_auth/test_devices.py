@@ -289,3 +289,15 @@ def test_device_added_elsewhere_holds_the_session_after_the_recheck():
     session[NO_DEVICE_CHECKED_KEY] = int(time.time()) - 61
     session.save()
     assert client.get("/auth/devices/").status_code == 302
+
+
+@pytest.mark.parametrize("value", ["x", "1 OR 1=1", "\u0661\u0662", ""])
+def test_malformed_pending_device_id_is_404(value):
+    client = _signed_in()
+    response = client.post("/auth/devices/totp/", {"device": value, "code": "123456"})
+    assert response.status_code == 404
+
+
+def test_step_up_page_with_empty_post_is_refused():
+    client = _signed_in()
+    assert client.post("/auth/step-up/", {}).status_code == 400

@@ -1,10 +1,10 @@
 from django.contrib import admin
 
 from demo.models import Post
+from hardened_rbac.admin import TenantScopedModelAdmin
 
 
 @admin.register(Post)
-class PostAdmin(admin.ModelAdmin):
+class PostAdmin(TenantScopedModelAdmin):
     list_display = ["tenant", "author", "created_at"]
-    list_filter = ["tenant"]
     search_fields = ["body"]

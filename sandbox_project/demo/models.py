@@ -4,12 +4,18 @@ from django.conf import settings
 from django.db import models
 
 from hardened_rbac.models import Tenant
+from hardened_rbac.tenancy import TenantScopedModel
 
 
-class Post(models.Model):
-    """A short message a member writes in their tenant's feed."""
+class Post(TenantScopedModel):
+    """A short message a member writes in their tenant's feed.
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="posts")
+    ``Post.objects`` sees the current tenant's posts only.
+    """
+
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.CASCADE, editable=False, related_name="posts"
+    )
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="posts"
     )

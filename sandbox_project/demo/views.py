@@ -7,6 +7,7 @@ from hardened_rbac import agents
 from hardened_rbac.decorators import policy_exempt
 from hardened_rbac.exceptions import AgentToolRefused
 from hardened_rbac.models import Membership
+from hardened_rbac.tenancy import use_tenant
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -18,10 +19,12 @@ def home(request: HttpRequest) -> HttpResponse:
             .filter(user=request.user)
             .select_related("tenant")
         )
-    tenant_ids = [m.tenant_id for m in memberships]
-    posts = Post.objects.filter(tenant_id__in=tenant_ids).select_related(
-        "tenant", "author"
-    )[:20]
+    posts: list[Post] = []
+    for membership in memberships:
+        with use_tenant(membership.tenant):
+            posts += Post.objects.select_related("tenant", "author")[:20]
+    posts.sort(key=lambda post: (post.created_at, post.pk), reverse=True)
+    posts = posts[:20]
     return render(
         request, "demo/home.html", {"memberships": memberships, "posts": posts}
     )

@@ -6,6 +6,7 @@ import pytest
 
 from demo.agent_tools import StandInSummariser
 from demo.models import Post
+from hardened_rbac.tenancy import use_tenant
 from tests.factories import MembershipFactory, TenantFactory, UserFactory
 from tests.hardened_rbac.helpers import audit_events
 
@@ -18,13 +19,14 @@ def feeds():
     globex = TenantFactory(slug="globex-feed")
     reader = MembershipFactory(tenant=acme).user
     writer = MembershipFactory(tenant=acme).user
-    Post.objects.create(tenant=acme, author=writer, body="Harvest festival planning")
-    Post.objects.create(tenant=acme, author=reader, body="Festival stalls wanted")
-    Post.objects.create(
-        tenant=globex,
-        author=MembershipFactory(tenant=globex).user,
-        body="Secret globex merger festival",
-    )
+    with use_tenant(acme):
+        Post.objects.create(author=writer, body="Harvest festival planning")
+        Post.objects.create(author=reader, body="Festival stalls wanted")
+    with use_tenant(globex):
+        Post.objects.create(
+            author=MembershipFactory(tenant=globex).user,
+            body="Secret globex merger festival",
+        )
     return reader, writer
 
 

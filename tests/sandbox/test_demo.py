@@ -7,7 +7,10 @@ from django.core.management import call_command
 from django.db import connection
 
 from demo.models import Post
+from hardened_rbac import checks
+from hardened_rbac.exceptions import TenantNotSet
 from hardened_rbac.models import Membership, Tenant
+from hardened_rbac.tenancy import unscoped, use_tenant
 
 pytestmark = pytest.mark.django_db
 
@@ -23,14 +26,21 @@ def test_demo_command_seeds_two_tenants_and_prints_logins(capsys):
     assert set(passwords) == {"admin", "alice", "bob", "carol"}
     assert sorted(Tenant.objects.values_list("slug", flat=True)) == ["acme", "globex"]
     assert Membership.objects.filter(user__username="carol").count() == 2
-    assert Post.objects.filter(tenant__slug="acme").count() == 3
+    with use_tenant(Tenant.objects.get(slug="acme")):
+        assert Post.objects.count() == 3
+    with use_tenant(Tenant.objects.get(slug="globex")):
+        assert list(Post.objects.values_list("body", flat=True)) == [
+            "Globex Guild opens its doors."
+        ]
 
 
 def test_demo_command_runs_twice_without_duplicating(capsys):
     _seed(capsys)
-    first = Post.objects.count()
+    with unscoped("the test counts every tenant's posts"):
+        first = Post.objects.count()
     _seed(capsys)
-    assert Post.objects.count() == first
+    with unscoped("the test counts every tenant's posts"):
+        assert Post.objects.count() == first == 4
     assert Tenant.objects.count() == 2
 
 
@@ -40,6 +50,25 @@ def test_home_page_shows_only_the_visitors_tenants(client, capsys):
     body = client.get("/").content.decode()
     assert "Globex Guild opens its doors." in body
     assert "Welcome to Acme" not in body
+
+
+def test_home_page_lists_the_posts_of_each_of_the_visitors_tenants(client, capsys):
+    passwords = _seed(capsys)
+    assert client.login(username="carol", password=passwords["carol"])
+    body = client.get("/").content.decode()
+    assert "in acme: Welcome to Acme" in body
+    assert "in globex: Globex Guild opens its doors." in body
+
+
+def test_posts_are_tenant_scoped(capsys):
+    _seed(capsys)
+    with pytest.raises(TenantNotSet):
+        list(Post.objects.all())
+    listed = {
+        m.msg for m in checks.check_unscoped_models() if m.id == "hardened_rbac.W001"
+    }
+    assert listed
+    assert checks.W001_MSG % "demo.Post" not in listed
 
 
 def test_home_page_anonymous_shows_no_posts(client, capsys):

@@ -10,6 +10,7 @@ from django.db import transaction
 
 from demo.models import Post
 from hardened_rbac.models import Membership, Tenant
+from hardened_rbac.tenancy import use_tenant
 
 TENANTS = {
     "acme": "Acme Cooperative",
@@ -77,6 +78,7 @@ class Command(BaseCommand):
         for username, bodies in POSTS.items():
             author = user_model.objects.get(username=username)
             tenant = tenants[USERS[username]["tenants"][0]]
-            for body in bodies:
-                Post.objects.get_or_create(tenant=tenant, author=author, body=body)
+            with use_tenant(tenant):
+                for body in bodies:
+                    Post.objects.get_or_create(author=author, body=body)
         return passwords

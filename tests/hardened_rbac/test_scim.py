@@ -291,10 +291,11 @@ def test_only_the_hash_of_a_token_is_stored(acme):
     assert len(row.token_hash) == 64
 
 
-def test_another_tenants_token_sees_and_touches_nothing(acme, globex):
+def test_another_tenants_token_sees_and_touches_nothing(acme, globex, caplog):
     tenant, scim = acme
     created = _create(scim)
-    _, intruder = globex
+    other, intruder = globex
+    capture_audit(caplog)
     path = f"/Users/{created['id']}"
     missing = intruder.get("/Users/999999")
     answers = [
@@ -316,6 +317,23 @@ def test_another_tenants_token_sees_and_touches_nothing(acme, globex):
     scim_user = ScimUser.objects.get(pk=created["id"])
     assert scim_user.membership.is_active
     assert scim_user.membership.tenant == tenant
+    refused = [e for e in audit_events(caplog) if e["event"] == "authz_fail"]
+    assert len(refused) == 5
+    assert {e["tenant"] for e in refused} == {str(other.pk)}
+    assert {e["outcome"] for e in refused} == {"denied"}
+
+
+def test_renaming_onto_a_taken_user_name_conflicts(acme):
+    _, scim = acme
+    _create(scim, "first@acme.test")
+    second = _create(scim, "second@acme.test")
+    response = scim.send(
+        "patch",
+        f"/Users/{second['id']}",
+        _patch({"op": "replace", "path": "userName", "value": "FIRST@acme.test"}),
+    )
+    assert response.status_code == 409
+    assert ScimUser.objects.get(pk=second["id"]).user_name == "second@acme.test"
 
 
 def test_same_user_name_in_two_tenants_are_separate_accounts(acme, globex):

@@ -183,10 +183,17 @@ def tenant_users(tenant: Tenant) -> Any:
 
 def get_user(tenant: Tenant, scim_id: str) -> ScimUser:
     """The tenant's User with this id; any other id is simply not found."""
-    if not scim_id.isdigit() or len(scim_id) > 18:
-        raise ScimError(404, "Resource not found.")
-    found = tenant_users(tenant).filter(pk=int(scim_id)).first()
+    found = None
+    if scim_id.isdigit() and len(scim_id) <= 18:
+        found = tenant_users(tenant).filter(pk=int(scim_id)).first()
     if found is None:
+        audit.emit(
+            "authz_fail",
+            outcome="denied",
+            tenant=tenant.pk,
+            target=f"scim_user:{scim_id[:20]}",
+            action="scim_user_not_in_tenant",
+        )
         raise ScimError(404, "Resource not found.")
     return found  # type: ignore[no-any-return]
 
@@ -258,7 +265,11 @@ def update_user(scim_user: ScimUser, values: Attributes) -> ScimUser:
     with transaction.atomic():
         scim_user.user_name = values.user_name
         scim_user.external_id = values.external_id
-        scim_user.save()
+        try:
+            with transaction.atomic():
+                scim_user.save()
+        except IntegrityError:
+            raise ScimError(409, "userName is already in use.", "uniqueness") from None
         _apply_account(membership.user, values)
         if membership.is_active != values.active:
             membership.is_active = values.active

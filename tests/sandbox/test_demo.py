@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 def _seed(capsys) -> dict[str, str]:
     call_command("sandbox_demo", skip_migrate=True)
     out = capsys.readouterr().out
-    return dict(re.findall(r"^  (\w+)\s+(\S+)\s+tenants:", out, re.MULTILINE))
+    return dict(re.findall(r"^  (\w+)\s+\S+@\S+\s+(\S+)\s+tenants:", out, re.MULTILINE))
 
 
 def test_demo_command_seeds_two_tenants_and_prints_logins(capsys):
@@ -102,3 +102,35 @@ def test_redis_run_uses_redis_cache():
     assert cache.get(key) == "value"
     assert type(cache).__name__ == "RedisCache"
     cache.delete(key)
+
+
+def test_printed_accounts_sign_in_by_email_through_the_account_pages(client, capsys):
+    passwords = _seed(capsys)
+    response = client.post(
+        "/accounts/login/",
+        {"login": "alice@example.com", "password": passwords["alice"]},
+    )
+    assert response.status_code == 302
+    assert client.get("/").context["user"].username == "alice"
+
+
+def test_every_page_carries_a_policy_without_inline_script(client):
+    for path in ("/", "/accounts/login/", "/accounts/signup/"):
+        policy = client.get(path)["Content-Security-Policy"]
+        assert "default-src 'self'" in policy
+        assert "unsafe-inline" not in policy
+        assert "frame-ancestors 'none'" in policy
+
+
+def test_scenario_seeders_run_after_the_core_data(settings, capsys):
+    calls: list[tuple[dict, dict]] = []
+    settings.SANDBOX_SEEDERS = ["tests.sandbox.test_demo.record_seed"]
+    record_seed.calls = calls  # type: ignore[attr-defined]
+    _seed(capsys)
+    ((tenants, users),) = calls
+    assert set(tenants) == {"acme", "globex"}
+    assert set(users) >= {"alice", "bob"}
+
+
+def record_seed(*, tenants, users, stdout) -> None:
+    record_seed.calls.append((tenants, users))  # type: ignore[attr-defined]

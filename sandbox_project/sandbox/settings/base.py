@@ -40,6 +40,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "demo.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -55,6 +56,10 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "sandbox.urls"
+
+# Called by manage.py sandbox_demo after the core tenants and users exist,
+# each with tenants=, users= and stdout=; one per scenario app.
+SANDBOX_SEEDERS: list[str] = []
 WSGI_APPLICATION = "sandbox.wsgi.application"
 
 TEMPLATES = [
@@ -107,7 +112,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": _VALIDATORS + "NumericPasswordValidator"},
 ]
 
-LOGIN_URL = "admin:login"
+LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "home"
 
 AUTHENTICATION_BACKENDS = [
@@ -203,6 +208,19 @@ HARDENED_PRIVACY_AUDIT_KEY = {
 }
 # Versioned prompt templates; check with manage.py hardened_privacy_lint_prompts.
 HARDENED_PRIVACY_PROMPT_DIRS = ["prompts"]
+
+# The review gate covers this repository: its migrations, auth gates and
+# payment handlers wait for a recorded review. Test code is not shipped.
+HARDENED_PRIVACY_REVIEW_MANIFEST = str(BASE_DIR.parent / "review-manifest.json")
+HARDENED_PRIVACY_REVIEW_EXCLUDE = [
+    "**/.*/**",
+    "**/__pycache__/**",
+    "**/site-packages/**",
+    "**/migrations/__init__.py",
+    "build/**",
+    "tests/**",
+    "benchmarks/**",
+]
 
 LOGGING = {
     "version": 1,

@@ -1,12 +1,20 @@
-"""Bring the sandbox up from nothing: migrate, seed two tenants, print logins."""
+"""Bring the sandbox up from nothing: migrate, seed two tenants, print logins.
+
+After the core tenants and users, each dotted path in ``SANDBOX_SEEDERS`` is
+called with the tenants, the users and the command's output, so a scenario app
+seeds its own data and prints what a visitor needs to try it.
+"""
 
 import secrets
 from typing import Any
 
+from allauth.account.models import EmailAddress
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
+from django.utils.module_loading import import_string
 
 from demo.models import Post
 from hardened_rbac.models import Membership, Tenant
@@ -49,10 +57,13 @@ class Command(BaseCommand):
         passwords = self._seed()
 
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
-        self.stdout.write("Sign in at http://127.0.0.1:8000/admin/login/ as:")
+        self.stdout.write("Sign in at http://127.0.0.1:8000/accounts/login/ with:")
         for username, password in passwords.items():
             tenants = ", ".join(USERS[username]["tenants"])
-            self.stdout.write(f"  {username:<6} {password}   tenants: {tenants}")
+            email = f"{username}@example.com"
+            self.stdout.write(
+                f"  {username:<6} {email:<20} {password}   tenants: {tenants}"
+            )
         self.stdout.write("These passwords are new on every run; demo use only.")
 
     @transaction.atomic
@@ -72,6 +83,11 @@ class Command(BaseCommand):
             passwords[username] = secrets.token_urlsafe(12)
             user.set_password(passwords[username])
             user.save()
+            EmailAddress.objects.update_or_create(
+                user=user,
+                email=user.email,
+                defaults={"verified": True, "primary": True},
+            )
             for slug in spec["tenants"]:
                 Membership.objects.get_or_create(tenant=tenants[slug], user=user)
 
@@ -81,4 +97,8 @@ class Command(BaseCommand):
             with use_tenant(tenant):
                 for body in bodies:
                     Post.objects.get_or_create(author=author, body=body)
+
+        users = {name: user_model.objects.get(username=name) for name in USERS}
+        for path in getattr(settings, "SANDBOX_SEEDERS", []):
+            import_string(path)(tenants=tenants, users=users, stdout=self.stdout)
         return passwords

@@ -11,6 +11,7 @@ from hardened_rbac.models import (
     Grant,
     Membership,
     Role,
+    ScimGroup,
     ScimToken,
     ScimUser,
     SsoGroupRole,
@@ -214,6 +215,19 @@ class ScimUserAdmin(admin.ModelAdmin):
     list_filter = ["tenant"]
     search_fields = ["user_name", "external_id", "tenant__slug"]
     readonly_fields = ["tenant", "membership", "user_name", "external_id"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(ScimGroup)
+class ScimGroupAdmin(admin.ModelAdmin):
+    """Groups provisioned over SCIM; give their roles permissions on the role."""
+
+    list_display = ["role", "tenant", "external_id", "updated_at"]
+    list_filter = ["tenant"]
+    search_fields = ["role__name", "external_id", "tenant__slug"]
+    readonly_fields = ["tenant", "role", "external_id"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -335,3 +335,21 @@ class ScimUser(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_name} in {self.tenant}"
+
+
+class ScimGroup(models.Model):
+    """A group pushed over SCIM: a role of the tenant its members are granted."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    role = models.OneToOneField(
+        Role, on_delete=models.CASCADE, related_name="scim_group"
+    )
+    external_id = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["tenant", "role"]
+
+    def __str__(self) -> str:
+        return f"{self.role.name} in {self.tenant}"

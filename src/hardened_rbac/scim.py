@@ -3,8 +3,9 @@
 Include ``hardened_rbac.scim`` under a prefix such as ``scim/v2/``. Each
 request must carry ``Authorization: Bearer <token>`` with a live token made
 in the admin (``SCIM tokens``); the token alone decides the tenant. Served:
-``ServiceProviderConfig``, and ``Users`` (list with ``userName eq`` filter,
-create, read, replace, patch, delete).
+``ServiceProviderConfig``, ``Users`` (list with ``userName eq`` filter,
+create, read, replace, patch, delete) and ``Groups`` (the same, filtered by
+``displayName eq``).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django_scim.constants import SCIM_CONTENT_TYPE, SchemaURI
 
 from hardened_rbac.decorators import policy_exempt
-from hardened_rbac.internal import audit
+from hardened_rbac.internal import audit, scim_groups
 from hardened_rbac.internal.context import tenant_context
 from hardened_rbac.internal.scim_tokens import tenant_for_token
 from hardened_rbac.internal.scim_users import (
@@ -201,6 +202,61 @@ def user(request: HttpRequest, tenant: Tenant, scim_id: str) -> HttpResponse:
     return scim_response(representation(found, _location(request, found.pk)))
 
 
+def _group_location(request: HttpRequest, scim_id: object) -> str:
+    return request.build_absolute_uri(
+        reverse("hardened_rbac_scim:group", args=[str(scim_id)])
+    )
+
+
+@scim_view(("GET", "POST"))
+def groups(request: HttpRequest, tenant: Tenant) -> HttpResponse:
+    if request.method == "POST":
+        values = scim_groups.parse_group(tenant, read_json(request))
+        created = scim_groups.save_group(tenant, values)
+        location = _group_location(request, created.pk)
+        response = scim_response(
+            scim_groups.representation(created, location), status=201
+        )
+        response["Location"] = location
+        return response
+    name = scim_groups.filter_display_name(request.GET.get("filter"))
+    start = max(_page_number(request.GET.get("startIndex"), 1), 1)
+    count = min(_page_number(request.GET.get("count"), MAX_PAGE), MAX_PAGE)
+    found = scim_groups.tenant_groups(tenant)
+    if name is not None:
+        found = found.filter(role__name__iexact=name)
+    total = found.count()
+    page = list(found.order_by("pk")[start - 1 : start - 1 + count])
+    return scim_response(
+        {
+            "schemas": [SchemaURI.LIST_RESPONSE],
+            "totalResults": total,
+            "startIndex": start,
+            "itemsPerPage": len(page),
+            "Resources": [
+                scim_groups.representation(g, _group_location(request, g.pk))
+                for g in page
+            ],
+        }
+    )
+
+
+@scim_view(("GET", "PUT", "PATCH", "DELETE"))
+def group(request: HttpRequest, tenant: Tenant, scim_id: str) -> HttpResponse:
+    found = scim_groups.get_group(tenant, scim_id)
+    if request.method == "DELETE":
+        scim_groups.delete_group(found)
+        return HttpResponse(status=204)
+    if request.method == "PUT":
+        values = scim_groups.parse_group(tenant, read_json(request))
+        found = scim_groups.save_group(tenant, values, found)
+    elif request.method == "PATCH":
+        values = scim_groups.apply_patch(found, read_json(request))
+        found = scim_groups.save_group(tenant, values, found)
+    location = _group_location(request, found.pk)
+    return scim_response(scim_groups.representation(found, location))
+
+
 urlpatterns = [
     path(
         "ServiceProviderConfig",
@@ -209,4 +265,6 @@ urlpatterns = [
     ),
     path("Users", users, name="users"),
     path("Users/<str:scim_id>", user, name="user"),
+    path("Groups", groups, name="groups"),
+    path("Groups/<str:scim_id>", group, name="group"),
 ]

@@ -61,7 +61,7 @@ class Attributes:
     active: bool
 
 
-def _text(value: object, field: str, limit: int, *, required: bool = False) -> str:
+def text_value(value: object, field: str, limit: int, *, required: bool = False) -> str:
     if value is None and not required:
         return ""
     if not isinstance(value, str) or len(value) > limit:
@@ -94,7 +94,7 @@ def _email(value: object) -> str:
     if not entries:
         return ""
     chosen = next((e for e in entries if e.get("primary") is True), entries[0])
-    email = _text(chosen.get("value"), "emails.value", MAX_EMAIL)
+    email = text_value(chosen.get("value"), "emails.value", MAX_EMAIL)
     try:
         validate_email(email)
     except ValidationError:
@@ -116,10 +116,14 @@ def parse_user(body: dict[str, Any]) -> Attributes:
         raise ScimError(400, "name must be an object.", "invalidValue")
     active = body.get("active", True)
     return Attributes(
-        user_name=_text(body.get("userName"), "userName", MAX_USER_NAME, required=True),
-        external_id=_text(body.get("externalId"), "externalId", MAX_EXTERNAL_ID),
-        given_name=_text(name.get("givenName"), "name.givenName", MAX_NAME_PART),
-        family_name=_text(name.get("familyName"), "name.familyName", MAX_NAME_PART),
+        user_name=text_value(
+            body.get("userName"), "userName", MAX_USER_NAME, required=True
+        ),
+        external_id=text_value(body.get("externalId"), "externalId", MAX_EXTERNAL_ID),
+        given_name=text_value(name.get("givenName"), "name.givenName", MAX_NAME_PART),
+        family_name=text_value(
+            name.get("familyName"), "name.familyName", MAX_NAME_PART
+        ),
         email=_email(body.get("emails")),
         active=_active(active),
     )
@@ -315,11 +319,11 @@ def _set(values: Attributes, field: str, value: object) -> None:
     if field == "active":
         values.active = _active(value)
     elif field == "user_name":
-        values.user_name = _text(value, "userName", MAX_USER_NAME, required=True)
+        values.user_name = text_value(value, "userName", MAX_USER_NAME, required=True)
     elif field == "external_id":
-        values.external_id = _text(value, "externalId", MAX_EXTERNAL_ID)
+        values.external_id = text_value(value, "externalId", MAX_EXTERNAL_ID)
     else:
-        setattr(values, field, _text(value, field, MAX_NAME_PART))
+        setattr(values, field, text_value(value, field, MAX_NAME_PART))
 
 
 def _flatten(value: dict[str, Any]) -> list[tuple[str, object]]:

@@ -1,0 +1,160 @@
+"""Existing and missing accounts take the same time to answer.
+
+The answers themselves (status, headers, body) are compared in
+``tests/hardened_auth/test_enumeration.py``; this suite measures how long
+each takes. Every trial asks about a fresh address on both sides, as a
+probing attacker would, so per-address locks and mail limits never turn one
+side into a cheaper refusal. The two sides run in pairs, in random order
+within each pair, so a burst of load from another process lands on both.
+
+A flow is told apart when both tests agree: the median ratio of the paired
+times leaves a band around 1, and a sign test over the pairs says one side
+is faster far more often than chance allows. Load can skew a few pairs but
+not both statistics at once; a flow that skips the password hash for one
+side is several times faster on that side in nearly every pair and fails
+both.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import statistics
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from tests.hardened_auth.test_enumeration import (
+    NEW_PASSWORD,
+    _client,
+    _missing_email,
+    _verified_user,
+)
+
+PAIRS = 24
+WARMUP = 2
+# The band for the median of existing / missing times, and the two-sided
+# probability below which the sign test calls the split of pairs skewed.
+RATIO_BAND = 1.6
+SIGN_TEST_ALPHA = 0.002
+
+Attempt = Callable[[], Any]
+
+
+@pytest.fixture(autouse=True)
+def no_limits(settings):
+    # Dozens of attempts from one test would trip the limiter and time the
+    # refusal instead of the flow; the limiter has its own tests.
+    settings.HARDENED_AUTH_RATE_LIMITED_VIEWS = {}
+
+
+def sign_test_p(faster: int, pairs: int) -> float:
+    """Two-sided binomial probability of a split at least this uneven."""
+    extreme = min(faster, pairs - faster)
+    tail: float = sum(math.comb(pairs, k) for k in range(extreme + 1)) / 2**pairs
+    return min(1.0, 2 * tail)
+
+
+def paired_times(existing: Attempt, missing: Attempt) -> list[tuple[float, float]]:
+    for _ in range(WARMUP):
+        existing(), missing()
+    rng = random.Random(8)
+    pairs = []
+    for _ in range(PAIRS):
+        order = [("existing", existing), ("missing", missing)]
+        rng.shuffle(order)
+        took = {}
+        for which, attempt in order:
+            start = time.perf_counter()
+            attempt()
+            took[which] = time.perf_counter() - start
+        pairs.append((took["existing"], took["missing"]))
+    return pairs
+
+
+def assert_indistinguishable(existing: Attempt, missing: Attempt) -> None:
+    pairs = paired_times(existing, missing)
+    ratio = statistics.median(a / b for a, b in pairs)
+    existing_faster = sum(a < b for a, b in pairs)
+    p = sign_test_p(existing_faster, len(pairs))
+    in_band = 1 / RATIO_BAND <= ratio <= RATIO_BAND
+    assert in_band or p >= SIGN_TEST_ALPHA, (
+        f"median existing/missing ratio {ratio:.2f}, existing faster in "
+        f"{existing_faster} of {len(pairs)} pairs (p={p:.2g}); {pairs}"
+    )
+
+
+def fresh_addresses(count: int) -> Iterator[str]:
+    """Addresses of verified accounts, each handed out once."""
+    return iter([_verified_user().email for _ in range(count)])
+
+
+def test_sign_test_probability():
+    assert sign_test_p(12, 24) == 1.0
+    assert sign_test_p(24, 24) == pytest.approx(2 / 2**24)
+    assert sign_test_p(0, 24) == sign_test_p(24, 24)
+    assert sign_test_p(3, 24) < SIGN_TEST_ALPHA < sign_test_p(5, 24)
+
+
+def test_a_flow_that_skips_work_for_one_side_is_told_apart():
+    def slow() -> None:
+        time.sleep(0.02)
+
+    def fast() -> None:
+        time.sleep(0.002)
+
+    with pytest.raises(AssertionError, match="existing faster in 24 of 24"):
+        assert_indistinguishable(fast, slow)
+    with pytest.raises(AssertionError, match="existing faster in 0 of 24"):
+        assert_indistinguishable(slow, fast)
+    assert_indistinguishable(slow, slow)
+
+
+@pytest.mark.django_db
+def test_login_takes_as_long_for_a_missing_account():
+    taken = fresh_addresses(PAIRS + WARMUP)
+
+    def login(email: Callable[[], str]) -> Attempt:
+        return lambda: _client().post(
+            "/accounts/login/", {"login": email(), "password": "wrong password x"}
+        )
+
+    assert_indistinguishable(login(lambda: next(taken)), login(_missing_email))
+
+
+@pytest.mark.django_db
+def test_signup_takes_as_long_for_a_taken_address():
+    taken = fresh_addresses(PAIRS + WARMUP)
+    data = {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD}
+
+    def signup(email: Callable[[], str]) -> Attempt:
+        return lambda: _client().post("/accounts/signup/", {**data, "email": email()})
+
+    assert_indistinguishable(signup(lambda: next(taken)), signup(_missing_email))
+
+
+@pytest.mark.django_db
+def test_password_reset_takes_as_long_for_a_missing_account():
+    taken = fresh_addresses(PAIRS + WARMUP)
+
+    def reset(email: Callable[[], str]) -> Attempt:
+        return lambda: _client().post("/accounts/password/reset/", {"email": email()})
+
+    assert_indistinguishable(reset(lambda: next(taken)), reset(_missing_email))
+
+
+@pytest.mark.django_db
+def test_email_change_takes_as_long_for_a_taken_address():
+    taken = fresh_addresses(PAIRS + WARMUP)
+    user = _verified_user()
+    client = _client()
+    client.force_login(user)
+
+    def change(email: Callable[[], str]) -> Attempt:
+        return lambda: client.post(
+            "/accounts/email/", {"email": email(), "action_add": ""}
+        )
+
+    assert_indistinguishable(change(lambda: next(taken)), change(_missing_email))

@@ -12,4 +12,5 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("payments/", include("hardened_payments.urls")),
     path("scim/v2/", include("hardened_rbac.scim")),
+    path("social/", include("social.urls")),
 ]

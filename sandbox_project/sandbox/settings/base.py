@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "guardian",
     "hardened_payments",
     "demo",
+    "social",
 ]
 
 MIDDLEWARE = [
@@ -59,7 +60,7 @@ ROOT_URLCONF = "sandbox.urls"
 
 # Called by manage.py sandbox_demo after the core tenants and users exist,
 # each with tenants=, users= and stdout=; one per scenario app.
-SANDBOX_SEEDERS: list[str] = []
+SANDBOX_SEEDERS: list[str] = ["social.seed.seed"]
 WSGI_APPLICATION = "sandbox.wsgi.application"
 
 TEMPLATES = [

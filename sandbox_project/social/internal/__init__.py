@@ -1,0 +1,1 @@
+"""Machinery behind the social scenario's views."""

@@ -4,6 +4,7 @@ from typing import Any
 
 import factory
 from django.contrib.auth import get_user_model
+from django.test import Client
 
 from hardened_rbac.models import Membership, Tenant
 
@@ -40,3 +41,22 @@ class MembershipFactory(factory.django.DjangoModelFactory):
 
     tenant = factory.SubFactory(TenantFactory)
     user = factory.SubFactory(UserFactory)
+
+
+def force_login_verified(client: Client, user: Any) -> None:
+    """Sign ``user`` in on ``client`` in a session that verified a device.
+
+    The admin site opens only to such sessions, so staff sign in this way in
+    tests that are about the admin pages rather than about signing in.
+    """
+    from django_otp import DEVICE_ID_SESSION_KEY
+
+    from hardened_auth.models import TOTPDevice
+
+    client.force_login(user)
+    device = TOTPDevice.objects.create(
+        user=user, name="Test authenticator", confirmed=True
+    )
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()

@@ -248,7 +248,10 @@ def test_second_factor_middleware_before_otp_fails(settings):
     assert [m.id for m in checks.check_second_factors()] == ["hardened_auth.E017"]
 
 
-def test_plain_admin_site_warns():
+def test_plain_admin_site_warns(monkeypatch):
+    from django.contrib import admin
+
+    monkeypatch.setattr(admin, "site", admin.AdminSite())
     messages = checks.check_admin_site()
     assert [m.id for m in messages] == ["hardened_auth.W001"]
     assert messages[0].msg == checks.W001_MSG
@@ -260,6 +263,16 @@ def test_second_factor_admin_site_passes(monkeypatch):
     from hardened_auth.admin_site import SecondFactorAdminSite
 
     monkeypatch.setattr(admin, "site", SecondFactorAdminSite())
+    assert checks.check_admin_site() == []
+
+
+def test_sandbox_installs_the_second_factor_admin_site():
+    from django.contrib import admin
+
+    from hardened_auth.admin_site import SecondFactorAdminSite
+
+    assert isinstance(admin.site, SecondFactorAdminSite)
+    assert admin.site.name == "admin"
     assert checks.check_admin_site() == []
 
 

@@ -255,6 +255,7 @@ def test_admin_revokes_a_device_with_an_audit_event(caplog):
     staff = _staff()
     victim_device = _confirmed_totp(UserFactory())
     client = _signed_in(staff)
+    _verify(client, _confirmed_totp(staff))
     url = f"/admin/hardened_auth/totpdevice/{victim_device.pk}/delete/"
     page = client.get(url)
     assert page.status_code == 200
@@ -270,6 +271,7 @@ def test_admin_never_shows_the_secret():
     staff = _staff()
     device = _confirmed_totp(UserFactory())
     client = _signed_in(staff)
+    _verify(client, _confirmed_totp(staff))
     page = client.get(f"/admin/hardened_auth/totpdevice/{device.pk}/change/")
     assert page.status_code == 200
     assert device.secret.encode() not in page.content

@@ -4,7 +4,7 @@ from django.urls import reverse
 from hardened_payments import ledger
 from hardened_payments.ledger import Leg
 from hardened_payments.money import Money
-from tests.factories import UserFactory
+from tests.factories import UserFactory, force_login_verified
 
 MODELS = ["ledgeraccount", "ledgertransfer", "ledgerentry", "idempotencykey"]
 
@@ -12,7 +12,7 @@ MODELS = ["ledgeraccount", "ledgertransfer", "ledgerentry", "idempotencykey"]
 @pytest.fixture
 def admin_client(client, db):
     user = UserFactory(is_staff=True, is_superuser=True)
-    client.force_login(user)
+    force_login_verified(client, user)
     return client
 
 

@@ -2,7 +2,7 @@ import pytest
 from django.urls import reverse
 
 from hardened_privacy.internal.audit import AuditEvent, append
-from tests.factories import UserFactory
+from tests.factories import UserFactory, force_login_verified
 
 pytestmark = pytest.mark.django_db
 
@@ -10,7 +10,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def admin_client_(client):
     user = UserFactory(is_staff=True, is_superuser=True)
-    client.force_login(user)
+    force_login_verified(client, user)
     return client
 
 

@@ -2,7 +2,12 @@ import pytest
 from django.contrib.auth.models import Permission
 
 from hardened_rbac.models import Grant, Role
-from tests.factories import MembershipFactory, TenantFactory, UserFactory
+from tests.factories import (
+    MembershipFactory,
+    TenantFactory,
+    UserFactory,
+    force_login_verified,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -10,7 +15,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def admin_client(client):
     user = UserFactory(is_staff=True, is_superuser=True)
-    client.force_login(user)
+    force_login_verified(client, user)
     return client
 
 

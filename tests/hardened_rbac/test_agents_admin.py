@@ -6,7 +6,12 @@ import pytest
 from django.utils import timezone
 
 from hardened_rbac.models import AgentToolApproval
-from tests.factories import MembershipFactory, TenantFactory, UserFactory
+from tests.factories import (
+    MembershipFactory,
+    TenantFactory,
+    UserFactory,
+    force_login_verified,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -28,7 +33,7 @@ def _pending(tenant, user):
 def test_list_and_detail_open_but_nothing_can_be_edited(client):
     tenant = TenantFactory()
     approval = _pending(tenant, MembershipFactory(tenant=tenant).user)
-    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    force_login_verified(client, UserFactory(is_staff=True, is_superuser=True))
     assert client.get(CHANGELIST).status_code == 200
     detail = client.get(f"{CHANGELIST}{approval.pk}/change/")
     assert detail.status_code == 200
@@ -40,7 +45,7 @@ def test_only_a_member_of_the_tenant_decides_from_the_admin(client):
     tenant = TenantFactory()
     approval = _pending(tenant, MembershipFactory(tenant=tenant).user)
     outsider = UserFactory(is_staff=True, is_superuser=True)
-    client.force_login(outsider)
+    force_login_verified(client, outsider)
     action = {"action": "approve_selected", "_selected_action": [approval.pk]}
     client.post(CHANGELIST, action)
     approval.refresh_from_db()

@@ -7,14 +7,14 @@ from django.test import Client
 
 from hardened_rbac.internal.scim_tokens import create_token, token_hash
 from hardened_rbac.models import ScimToken
-from tests.factories import TenantFactory, UserFactory
+from tests.factories import TenantFactory, UserFactory, force_login_verified
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def admin_client(client):
-    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    force_login_verified(client, UserFactory(is_staff=True, is_superuser=True))
     return client
 
 

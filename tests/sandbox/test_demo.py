@@ -1,3 +1,5 @@
+import base64
+import io
 import re
 import uuid
 
@@ -5,6 +7,7 @@ import pytest
 from django.core.cache import caches
 from django.core.management import call_command
 from django.db import connection
+from django_otp.oath import totp
 
 from demo.models import Post
 from hardened_rbac import checks
@@ -78,9 +81,21 @@ def test_home_page_anonymous_shows_no_posts(client, capsys):
     assert "Welcome to Acme" not in response.content.decode()
 
 
-def test_admin_lists_tenants_for_the_demo_superuser(client, capsys):
-    passwords = _seed(capsys)
-    assert client.login(username="admin", password=passwords["admin"])
+def test_admin_lists_tenants_for_the_demo_superuser(client):
+    call_command("sandbox_demo", skip_migrate=True, stdout=(out := io.StringIO()))
+    printed = out.getvalue()
+    password = re.search(r"^  admin\s+\S+\s+(\S+)", printed, re.MULTILINE)
+    secret = re.search(r"key \(base32\): (\S+)", printed)
+    assert password
+    assert secret
+    assert client.login(username="admin", password=password[1])
+
+    response = client.get("/admin/hardened_rbac/tenant/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/auth/step-up/")
+
+    code = totp(base64.b32decode(secret[1] + "=" * (-len(secret[1]) % 8)))
+    client.post("/auth/step-up/", {"code": f"{code:06d}"})
     response = client.get("/admin/hardened_rbac/tenant/")
     assert response.status_code == 200
     assert "acme" in response.content.decode()

@@ -18,7 +18,8 @@ DEBUG = os.environ.get("DJANGO_DEBUG", "1") == "1"
 ALLOWED_HOSTS = os.environ.get("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # django.contrib.admin, with the admin site that asks for a second factor.
+    "sandbox.apps.SecondFactorAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -60,7 +61,7 @@ ROOT_URLCONF = "sandbox.urls"
 
 # Called by manage.py sandbox_demo after the core tenants and users exist,
 # each with tenants=, users= and stdout=; one per scenario app.
-SANDBOX_SEEDERS: list[str] = ["social.seed.seed"]
+SANDBOX_SEEDERS: list[str] = ["social.seed.seed", "demo.seed_auth.seed"]
 WSGI_APPLICATION = "sandbox.wsgi.application"
 
 TEMPLATES = [

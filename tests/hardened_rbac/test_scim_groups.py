@@ -9,7 +9,12 @@ from hardened_rbac.internal.scim_tokens import create_token
 from hardened_rbac.models import Grant, Role, ScimGroup, ScimUser
 from hardened_rbac.roles import has_tenant_perm
 from hardened_rbac.scim import MAX_BODY_BYTES
-from tests.factories import MembershipFactory, TenantFactory, UserFactory
+from tests.factories import (
+    MembershipFactory,
+    TenantFactory,
+    UserFactory,
+    force_login_verified,
+)
 from tests.hardened_rbac.helpers import audit_events, capture_audit
 from tests.hardened_rbac.test_scim import Scim, _create, _patch
 
@@ -395,7 +400,7 @@ def test_groups_need_a_live_token(acme):
 
 @pytest.fixture
 def admin_client(client):
-    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    force_login_verified(client, UserFactory(is_staff=True, is_superuser=True))
     return client
 
 

@@ -1,10 +1,12 @@
 """Two communities with members, as the social scenario's tests need them.
 
-Each client gets its own address, so the friend-request counters of one test
-(kept in the shared cache, Redis included) never reach another's.
+Friend-request counters live in a cache of their own per test, on the same
+backend as the default cache (Redis when ``REDIS_URL`` is set) under a fresh
+key prefix, so one test's counts never reach another's.
 """
 
 import itertools
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +38,20 @@ def member(tenant: Tenant, username: str, verified: bool = True) -> Any:
         user=user, email=user.email, verified=verified, primary=True
     )
     return user
+
+
+@pytest.fixture(autouse=True)
+def friend_limit_cache(settings) -> str:
+    alias = "social-friend-limits"
+    settings.CACHES = {
+        **settings.CACHES,
+        alias: {
+            **settings.CACHES["default"],
+            "KEY_PREFIX": f"social-tests-{uuid.uuid4().hex}",
+        },
+    }
+    settings.HARDENED_RBAC_FRIEND_REQUEST_CACHE = alias
+    return alias
 
 
 @pytest.fixture

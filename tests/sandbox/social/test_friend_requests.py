@@ -19,7 +19,7 @@ CSRF_VALUE = re.compile(rb'name="csrfmiddlewaretoken" value="[^"]*"')
 
 def _link() -> str:
     """The accept link of the last friend request mail, without the host."""
-    found = re.search(r"http://testserver(/\S+)", mail.outbox[-1].body)
+    found = re.search(r"http://testserver(/\S+)", str(mail.outbox[-1].body))
     assert found is not None
     return found.group(1)
 
@@ -114,12 +114,14 @@ def test_the_friends_page_offers_a_fresh_single_use_accept_form(world, signed_in
     signed_in(world.carol).post(SEND, {"email": "alice@example.com"})
     alice = signed_in(world.alice)
     page = alice.get("/t/acme/social/friends/").content.decode()
-    path, token = re.search(
+    form = re.search(
         r'action="(/t/acme/social/friends/requests/\d+/accept/)".*?'
         r'name="token" value="([^"]+)"',
         page,
         re.DOTALL,
-    ).groups()
+    )
+    assert form is not None
+    path, token = form.groups()
     assert alice.post(path, {"token": token}).status_code == 302
     assert alice.post(path, {"token": token}).status_code == 403
     assert _requests(world) == [("carol", "alice", "accepted")]

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 
 def _run(capsys) -> str:
     call_command("sandbox_demo", skip_migrate=True)
-    return capsys.readouterr().out
+    return str(capsys.readouterr().out)
 
 
 def test_the_seed_shows_every_part_of_the_scenario(capsys):

@@ -32,7 +32,7 @@ def _seen_in_feed(client) -> set[str]:
 def _opens(client, post) -> bool:
     response = client.get(f"/t/acme/social/posts/{post.pk}/")
     assert response.status_code in (200, 404)
-    return response.status_code == 200
+    return bool(response.status_code == 200)
 
 
 def test_the_author_sees_every_visibility(world, posts, signed_in):

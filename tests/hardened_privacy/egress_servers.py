@@ -185,10 +185,10 @@ class ConnectProxy(threading.Thread):
             if readable:
                 client, _ = self.listener.accept()
                 threading.Thread(
-                    target=self._handle, args=(client,), daemon=True
+                    target=self._serve_client, args=(client,), daemon=True
                 ).start()
 
-    def _handle(self, client):
+    def _serve_client(self, client):
         data = b""
         while b"\r\n\r\n" not in data:
             data += client.recv(1024)

@@ -207,7 +207,14 @@ def test_encrypting_without_active_key_is_refused():
         make_patient()
 
 
-def test_active_key_of_another_environment_is_refused():
+def test_active_key_of_another_environment_is_refused(monkeypatch):
+    # Outside development the provider ignores its development defaults; the
+    # blind-index key is given for real so only the active key's environment
+    # is wrong, whichever key the save asks for first.
+    monkeypatch.setenv(
+        "HARDENED_PRIVACY_BLIND_INDEX_KEY",
+        "S9L3uOnpc5L1qZYvtzOTzBWuhH4Tcx9J7XuMDfk5Xyc=",
+    )
     with (
         override_settings(HARDENED_PRIVACY_ENVIRONMENT="staging"),
         pytest.raises(ImproperlyConfigured, match="another environment"),

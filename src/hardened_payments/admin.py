@@ -6,6 +6,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from hardened_payments.models import (
+    CheckoutSession,
     IdempotencyKey,
     LedgerAccount,
     LedgerEntry,
@@ -105,3 +106,10 @@ class PayoutAdmin(ReadOnlyAdmin):
 @admin.register(PayoutDestination)
 class PayoutDestinationAdmin(ReadOnlyAdmin):
     list_display = ["tenant", "user", "account", "updated_at"]
+
+
+@admin.register(CheckoutSession)
+class CheckoutSessionAdmin(ReadOnlyAdmin):
+    list_display = ["provider_id", "tenant", "amount", "fee", "currency", "status"]
+    list_filter = ["status", "currency"]
+    search_fields = ["provider_id", "reference"]

@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django.apps import apps
 from django.core.checks import CheckMessage, Error
+from django.utils.module_loading import import_string
 
 from hardened_payments.conf import app_settings
 from hardened_payments.internal.currencies import EXPONENTS
@@ -33,6 +34,9 @@ E012_MSG = (
     "smaller than HARDENED_PAYMENTS_IDEMPOTENCY_KEY_TTL."
 )
 E011_MSG = "hardened_payments needs %s in INSTALLED_APPS."
+E013_MSG = (
+    "HARDENED_PAYMENTS_PROVIDER must be the dotted path of a payment provider class."
+)
 
 REQUIRED_APPS = {
     "hardened_rbac": "Ledger accounts and payments belong to a tenant.",
@@ -43,6 +47,15 @@ _CARD_FIELD = re.compile(
     r"(^|_)(card_?(number|num|no|code|cvc|cvv|exp\w*)|cc_?(number|num|no)|"
     r"pan|cvv2?|cvc2?|csc|security_?code|expiry(_date)?|exp_(month|year))$",
     re.IGNORECASE,
+)
+
+PROVIDER_METHODS = (
+    "create_payment",
+    "create_refund",
+    "create_payout",
+    "retrieve_payout",
+    "create_checkout_session",
+    "balance_transactions",
 )
 
 _CURRENCY_CODE = re.compile(r"^[A-Z]{3}$")
@@ -132,6 +145,24 @@ def check_stripe_api_key(**kwargs: Any) -> list[CheckMessage]:
     )
 
 
+def check_provider(**kwargs: Any) -> list[CheckMessage]:
+    path = app_settings.PROVIDER
+    try:
+        provider = import_string(path)
+    except ImportError:
+        provider = None
+    if isinstance(provider, type) and all(
+        callable(getattr(provider, name, None)) for name in PROVIDER_METHODS
+    ):
+        return []
+    return _error(
+        E013_MSG,
+        "Keep the default, 'hardened_payments.internal.stripe_provider."
+        "StripeProvider', or name a class with the same methods.",
+        13,
+    )
+
+
 def check_refund_step_up_above(**kwargs: Any) -> list[CheckMessage]:
     value = app_settings.REFUND_STEP_UP_ABOVE
     if isinstance(value, dict) and all(
@@ -202,6 +233,7 @@ ALL_CHECKS = [
     check_webhook_max_body_bytes,
     check_webhook_max_attempts,
     check_stripe_api_key,
+    check_provider,
     check_refund_step_up_above,
     check_no_card_data_fields,
 ]

@@ -5,6 +5,7 @@ from collections.abc import Sequence
 from django.conf import settings
 
 PREFIX = "HARDENED_PAYMENTS_"
+DEFAULT_PROVIDER = "hardened_payments.internal.stripe_provider.StripeProvider"
 
 # Stripe's published webhook source addresses (stripe.com/files/ips/
 # ips_webhooks.txt); a site overrides them when Stripe publishes new ones.
@@ -53,6 +54,11 @@ class PaymentsSettings:
     def STRIPE_API_KEY(self) -> str:
         """Stripe secret key used for API calls; empty disables the calls."""
         return self._get("STRIPE_API_KEY", "")  # type: ignore[return-value]
+
+    @property
+    def PROVIDER(self) -> str:
+        """Dotted path of the :class:`PaymentProvider` class the flows call."""
+        return str(self._get("PROVIDER", DEFAULT_PROVIDER))
 
     @property
     def WEBHOOK_SECRETS(self) -> Sequence[str]:

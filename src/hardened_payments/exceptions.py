@@ -49,3 +49,7 @@ class PaymentDeclined(Exception):
 
 class RefundExceedsCaptured(LedgerError):
     """Raised when refunds would add up to more than the captured amount."""
+
+
+class CheckoutMismatch(InvalidTransfer):
+    """Raised when a checkout event disagrees with the session it names."""

@@ -9,9 +9,15 @@ Exceptions and answers a retry may change (5xx, 401, 403, 404, 409, 429 and
 the like) release the key instead of being stored. Keys expire after
 ``HARDENED_PAYMENTS_IDEMPOTENCY_KEY_TTL`` seconds;
 ``manage.py hardened_payments_purge_idempotency_keys`` removes them.
+
+An HTML form that moves money uses :func:`idempotent_form` instead: the key
+travels in the form's ``idempotency_key`` field, made by :func:`new_key` when
+the form is rendered, so submitting the same rendered form twice runs the
+view once and the repeat follows the first answer's redirect.
 """
 
 import functools
+import secrets
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -27,11 +33,23 @@ ViewFunc = TypeVar("ViewFunc", bound=Callable[..., HttpResponse])
 # rate limited): the key is released instead of storing them.
 RETRYABLE = frozenset({401, 403, 404, 408, 409, 425, 429})
 SERVER_ERROR = 500
+MISSING_KEY = {
+    "header": "Send an Idempotency-Key header of 1 to 255 printable characters.",
+    "form": "Submit the form as rendered: its idempotency key is missing.",
+}
+
+
+FORM_FIELD = _idempotency.FORM_FIELD
+
+
+def new_key() -> str:
+    """A fresh key for a form being rendered."""
+    return secrets.token_urlsafe(24)
 
 
 def get_idempotency_key(request: HttpRequest) -> str:
     """Return the request's validated key, to forward to the provider."""
-    key = _idempotency.read_key(request)
+    key = _idempotency.read_key(request) or _idempotency.read_form_key(request)
     if key is None:
         raise ImproperlyConfigured("The view is not wrapped in @idempotent.")
     return key
@@ -43,18 +61,28 @@ def idempotent(view: ViewFunc) -> ViewFunc:
     The view is exempt from ``ATOMIC_REQUESTS``: the claim must commit before
     the view runs so that a concurrent repeat sees it and gets 409.
     """
+    return _guard(view, _idempotency.read_key, "header")
 
+
+def idempotent_form(view: ViewFunc) -> ViewFunc:
+    """Like :func:`idempotent`, with the key in the ``idempotency_key`` field."""
+    return _guard(view, _idempotency.read_form_key, "form")
+
+
+def _guard(
+    view: ViewFunc, read: Callable[[HttpRequest], str | None], where: str
+) -> ViewFunc:
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         user = getattr(request, "user", None)
         if user is None or not user.is_authenticated:
             return _idempotency.error(401, "authentication_required", "Log in first.")
-        key = _idempotency.read_key(request)
+        key = read(request)
         if key is None:
             return _idempotency.error(
                 400,
                 "idempotency_key_required",
-                "Send an Idempotency-Key header of 1 to 255 printable characters.",
+                MISSING_KEY[where],
             )
 
         claimed = _idempotency.claim(

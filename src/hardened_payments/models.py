@@ -128,6 +128,7 @@ class IdempotencyKey(models.Model):
     response_status = models.PositiveSmallIntegerField(null=True, blank=True)
     response_content_type = models.CharField(max_length=200, blank=True)
     response_body = models.BinaryField(null=True, blank=True)
+    response_location = models.CharField(max_length=2000, blank=True)
     created_at = models.DateTimeField()
     expires_at = models.DateTimeField(db_index=True)
 
@@ -312,3 +313,79 @@ class Payout(models.Model):
     @property
     def money(self) -> Money:
         return Money(self.amount, self.currency)
+
+
+class CheckoutSession(models.Model):
+    """A hosted checkout the buyer pays on the provider's page.
+
+    The session is paid only when a verified ``checkout.session.completed``
+    event names it with the same tenant, amount and currency; that event
+    records the :class:`Payment` and posts the transfer that credits the
+    seller and the platform's fee.
+    """
+
+    class Status(models.TextChoices):
+        OPEN = "open"
+        COMPLETE = "complete"
+        EXPIRED = "expired"
+
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.PROTECT, related_name="checkout_sessions"
+    )
+    buyer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="hardened_checkout_purchases",
+    )
+    seller = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="hardened_checkout_sales",
+    )
+    reference = models.CharField(
+        max_length=200, help_text="The caller's name for what is sold."
+    )
+    provider_id = models.CharField(max_length=255, unique=True)
+    url = models.URLField(max_length=2000, blank=True)
+    amount = models.BigIntegerField()
+    fee = models.BigIntegerField(help_text="The platform's share, in minor units.")
+    currency = models.CharField(max_length=CURRENCY_LENGTH)
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.OPEN
+    )
+    idempotency_key = models.CharField(max_length=255)
+    payment = models.OneToOneField(
+        Payment,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="checkout_session",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amount__gt=0)
+                & Q(fee__gte=0)
+                & Q(fee__lte=models.F("amount")),
+                name="hardened_payments_checkout_amounts",
+            ),
+            models.UniqueConstraint(
+                fields=["buyer", "idempotency_key"],
+                name="hardened_payments_checkout_key",
+            ),
+        ]
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.provider_id
+
+    @property
+    def money(self) -> Money:
+        return Money(self.amount, self.currency)
+
+    @property
+    def fee_money(self) -> Money:
+        return Money(self.fee, self.currency)

@@ -1,13 +1,17 @@
 """The interface between the flows and a payment provider.
 
 The flows call only :class:`PaymentProvider`; :func:`get_provider` returns
-the Stripe implementation. A second provider implements the same methods.
+an instance of the class ``HARDENED_PAYMENTS_PROVIDER`` names, Stripe's by
+default. A second provider implements the same methods.
 """
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from django.utils.module_loading import import_string
+
+from hardened_payments.conf import app_settings
 from hardened_payments.money import Money
 
 
@@ -33,6 +37,16 @@ class ProviderPayout:
     status: str
     amount: Money
     metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderCheckoutSession:
+    """A hosted payment page: ``url`` is where the buyer is sent to pay."""
+
+    id: str
+    url: str
+    status: str
+    amount: Money
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,12 +87,24 @@ class PaymentProvider(Protocol):
 
     def retrieve_payout(self, payout_id: str, destination: str) -> ProviderPayout: ...
 
+    def create_checkout_session(
+        self,
+        *,
+        amount: Money,
+        description: str,
+        success_url: str,
+        cancel_url: str,
+        idempotency_key: str,
+        client_reference_id: str,
+        metadata: dict[str, str],
+    ) -> ProviderCheckoutSession: ...
+
     def balance_transactions(
         self, *, created_from: int, created_to: int, page_size: int
     ) -> Iterator[ProviderBalanceTransaction]: ...
 
 
 def get_provider() -> PaymentProvider:
-    from hardened_payments.internal.stripe_provider import StripeProvider
-
-    return StripeProvider()
+    """An instance of the configured provider class."""
+    provider: PaymentProvider = import_string(app_settings.PROVIDER)()
+    return provider

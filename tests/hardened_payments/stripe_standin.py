@@ -103,6 +103,29 @@ class StripeStandIn:
             self.payouts[payout["id"]] = payout
         return 200, payout
 
+    def _checkout_session(self, form: dict) -> tuple[int, dict]:
+        session_id = self._next_id("cs_test")
+        metadata = {
+            key[len("metadata[") : -1]: value
+            for key, value in form.items()
+            if key.startswith("metadata[")
+        }
+        return 200, {
+            "id": session_id,
+            "object": "checkout.session",
+            "mode": form.get("mode"),
+            "amount_total": int(form["line_items[0][price_data][unit_amount]"]),
+            "currency": form["line_items[0][price_data][currency]"],
+            "client_reference_id": form.get("client_reference_id"),
+            "metadata": metadata,
+            "payment_intent": None,
+            "payment_status": "unpaid",
+            "status": "open",
+            "success_url": form.get("success_url"),
+            "cancel_url": form.get("cancel_url"),
+            "url": f"https://checkout.stripe.com/c/pay/{session_id}",
+        }
+
     def _list(self, params: dict) -> dict:
         low = int(params.get("created[gte]", 0))
         high = int(params.get("created[lt]", 2**62))
@@ -159,6 +182,8 @@ class StripeStandIn:
                     )
                 if self.path == "/v1/payment_intents":
                     return self._answer(*standin._payment_intent(form))
+                if self.path == "/v1/checkout/sessions":
+                    return self._answer(*standin._checkout_session(form))
                 if self.path == "/v1/refunds":
                     return self._answer(*standin._refund(form))
                 if self.path == "/v1/payouts":

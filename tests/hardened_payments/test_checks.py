@@ -87,6 +87,19 @@ CASES: list[tuple] = [
         "E008",
         checks.E008_MSG,
     ),
+    (
+        checks.check_provider,
+        "PROVIDER",
+        [
+            "no.such.Provider",
+            "StripeProvider",
+            "hardened_payments.money.Money",
+            "hardened_payments.conf.DEFAULT_PROVIDER",
+        ],
+        ["hardened_payments.internal.stripe_provider.StripeProvider"],
+        "E013",
+        checks.E013_MSG,
+    ),
 ]
 
 FAILING = [

@@ -10,7 +10,7 @@ from hardened_payments import ledger
 from hardened_payments.exceptions import InvalidTransfer, RefundExceedsCaptured
 from hardened_payments.internal import audit
 from hardened_payments.ledger import Leg
-from hardened_payments.models import LedgerAccount, Payment, Refund
+from hardened_payments.models import CheckoutSession, LedgerAccount, Payment, Refund
 from hardened_payments.money import Money
 from hardened_payments.providers import PaymentProvider, ProviderPayment
 from hardened_rbac.models import Tenant
@@ -109,6 +109,17 @@ def mark_payment_failed(provider_id: str, event_id: str) -> None:
     )
 
 
+def _refund_legs(payment: Payment, amount: Money) -> list[Leg]:
+    """A checkout's refund comes from its seller and fee; others from funds."""
+    from hardened_payments.internal import checkout
+
+    session = CheckoutSession.objects.filter(payment=payment).first()
+    if session is not None:
+        return checkout.refund_legs(session, payment, amount)
+    clearing, funds = accounts_for(payment.tenant, payment.currency)
+    return [Leg(funds, -amount), Leg(clearing, amount)]
+
+
 def refund(
     provider: PaymentProvider,
     payment: Payment,
@@ -143,11 +154,10 @@ def refund(
                 "Refunds would exceed the captured amount.", code="exceeds_captured"
             )
 
-        clearing, funds = accounts_for(locked.tenant, locked.currency)
         ledger.post_transfer(
             locked.tenant,
             f"refund:{locked.provider_id}:{idempotency_key}",
-            [Leg(funds, -amount), Leg(clearing, amount)],
+            _refund_legs(locked, amount),
             description="Refund",
         )
         result = provider.create_refund(

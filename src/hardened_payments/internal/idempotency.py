@@ -17,6 +17,8 @@ from hardened_payments.models import IdempotencyKey
 logger = logging.getLogger(__name__)
 
 HEADER = "HTTP_IDEMPOTENCY_KEY"
+FORM_FIELD = "idempotency_key"
+FORM_TYPES = ("application/x-www-form-urlencoded",)
 MAX_KEY_LENGTH = 255
 REPLAYED_HEADER = "Idempotent-Replayed"
 MISMATCH = ("idempotency_key_mismatch", 422, "The key was used for another request.")
@@ -25,7 +27,17 @@ IN_USE = ("idempotency_key_in_use", 409, "A request with this key is still runni
 
 def read_key(request: HttpRequest) -> str | None:
     """Return the request's key if it is 1-255 printable ASCII characters."""
-    value = request.META.get(HEADER)
+    return _valid(request.META.get(HEADER))
+
+
+def read_form_key(request: HttpRequest) -> str | None:
+    """Return the key a submitted form carries in its ``idempotency_key``."""
+    if request.method != "POST" or request.content_type not in FORM_TYPES:
+        return None
+    return _valid(request.POST.get(FORM_FIELD))
+
+
+def _valid(value: object) -> str | None:
     if not isinstance(value, str) or not 0 < len(value) <= MAX_KEY_LENGTH:
         return None
     if not all(" " < ch <= "~" for ch in value):
@@ -69,6 +81,8 @@ def _replay(stored: IdempotencyKey) -> HttpResponse:
         status=stored.response_status or 200,
         content_type=stored.response_content_type or None,
     )
+    if stored.response_location:
+        response["Location"] = stored.response_location
     response[REPLAYED_HEADER] = "true"
     return response
 
@@ -107,6 +121,7 @@ def claim(
             stored.response_status = None
             stored.response_content_type = ""
             stored.response_body = None
+            stored.response_location = ""
             stored.created_at = now
             stored.expires_at = expires
             stored.save()
@@ -149,4 +164,5 @@ def complete(stored: IdempotencyKey, response: HttpResponse) -> None:
         response_status=response.status_code,
         response_content_type=response.get("Content-Type", ""),
         response_body=response.content,
+        response_location=response.get("Location", "")[:2000],
     )

@@ -53,7 +53,8 @@ def _expected(start: datetime, end: datetime) -> dict[str, tuple[str, Money | No
     ).select_related("payment")
     for refund in refunds.iterator():
         transfer = f"refund:{refund.payment.provider_id}:{refund.idempotency_key}"
-        expected[refund.provider_id] = ("refund", _ledger_amount(transfer, "funds"))
+        amount = _ledger_amount(transfer, "provider-clearing")
+        expected[refund.provider_id] = ("refund", amount)
     payouts = Payout.objects.filter(
         status=Payout.Status.PAID, created_at__gte=start, created_at__lt=end
     ).exclude(provider_id="")

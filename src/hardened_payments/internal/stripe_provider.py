@@ -11,6 +11,7 @@ from hardened_payments.exceptions import PaymentDeclined, ProviderError
 from hardened_payments.money import Money
 from hardened_payments.providers import (
     ProviderBalanceTransaction,
+    ProviderCheckoutSession,
     ProviderPayment,
     ProviderPayout,
     ProviderRefund,
@@ -135,6 +136,49 @@ class StripeProvider:
             ),
         )
         return _payout(payout)
+
+    def create_checkout_session(
+        self,
+        *,
+        amount: Money,
+        description: str,
+        success_url: str,
+        cancel_url: str,
+        idempotency_key: str,
+        client_reference_id: str,
+        metadata: dict[str, str],
+    ) -> ProviderCheckoutSession:
+        """Open a hosted Checkout Session in payment mode for one line."""
+        session = self._call(
+            "checkout session",
+            lambda: self._client().v1.checkout.sessions.create(
+                params={
+                    "mode": "payment",
+                    "line_items": [
+                        {
+                            "quantity": 1,
+                            "price_data": {
+                                "currency": amount.currency.lower(),
+                                "unit_amount": amount.amount,
+                                "product_data": {"name": description},
+                            },
+                        }
+                    ],
+                    "success_url": success_url,
+                    "cancel_url": cancel_url,
+                    "client_reference_id": client_reference_id,
+                    "metadata": metadata,
+                    "payment_intent_data": {"metadata": metadata},
+                },
+                options={"idempotency_key": idempotency_key},
+            ),
+        )
+        return ProviderCheckoutSession(
+            id=session["id"],
+            url=str(session.get("url") or ""),
+            status=session["status"],
+            amount=_money(session["amount_total"], session["currency"]),
+        )
 
     def balance_transactions(
         self, *, created_from: int, created_to: int, page_size: int

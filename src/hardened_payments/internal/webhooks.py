@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from hardened_auth.client_ip import get_client_ip
 from hardened_payments.conf import app_settings
-from hardened_payments.internal import flows
+from hardened_payments.internal import checkout, flows
 from hardened_payments.models import WebhookEvent
 from hardened_payments.money import Money
 
@@ -191,6 +191,10 @@ def process(event_pk: int) -> bool:
 
 def _payment_succeeded(event: dict[str, Any], event_id: str) -> None:
     intent = event["data"]["object"]
+    metadata = intent.get("metadata")
+    if isinstance(metadata, dict) and checkout.METADATA_REFERENCE in metadata:
+        # A checkout's intent is paid by checkout.session.completed.
+        return
     amount = Money(intent["amount"], str(intent["currency"]).upper())
     flows.mark_payment_succeeded(intent["id"], amount, event_id)
 
@@ -206,7 +210,18 @@ def _payout_settled(event: dict[str, Any], event_id: str) -> None:
     payouts.settle(get_provider(), event["data"]["object"]["id"], event_id)
 
 
+def _checkout_paid(event: dict[str, Any], event_id: str) -> None:
+    checkout.complete(event["data"]["object"], event_id)
+
+
+def _checkout_expired(event: dict[str, Any], event_id: str) -> None:
+    checkout.expire(event["data"]["object"], event_id)
+
+
 HANDLERS: dict[str, Callable[[dict[str, Any], str], None]] = {
+    "checkout.session.completed": _checkout_paid,
+    "checkout.session.async_payment_succeeded": _checkout_paid,
+    "checkout.session.expired": _checkout_expired,
     "payment_intent.succeeded": _payment_succeeded,
     "payment_intent.payment_failed": _payment_failed,
     "payout.paid": _payout_settled,

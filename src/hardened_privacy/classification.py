@@ -20,6 +20,7 @@ from django.db import models
 
 from hardened_privacy.conf import app_settings
 from hardened_privacy.exceptions import HardenedPrivacyConfigurationError
+from hardened_privacy.internal.known_models import KNOWN
 
 PUBLIC = "public"
 INTERNAL = "internal"
@@ -94,6 +95,7 @@ BUILTIN: dict[str, dict[str, str]] = {
         ),
         INTERNAL,
     ),
+    **KNOWN,
 }
 
 

@@ -73,3 +73,30 @@ def test_check_passes_when_everything_is_classified():
 def test_personal_field_names_feed_masking():
     classification.register(PlainPatient, {"born": "personal"})
     assert "born" in classification.sensitive_field_names()
+
+
+SHIPPED_APPS = {
+    "hardened_auth",
+    "hardened_rbac",
+    "hardened_payments",
+    "hardened_privacy",
+    "account",
+    "socialaccount",
+    "django_otp_webauthn",
+    "guardian",
+}
+
+
+def test_every_field_of_the_shipped_apps_and_their_libraries_is_classified():
+    from django.apps import apps as registry
+
+    from hardened_privacy.classification import classified_fields
+
+    missing = [
+        f"{model._meta.label}.{name}"
+        for model in registry.get_models()
+        if model._meta.app_label in SHIPPED_APPS
+        for name, found in classified_fields(model).items()
+        if found is None
+    ]
+    assert missing == []

@@ -45,7 +45,8 @@ def test_debug_on_fails_and_off_passes():
         assert checks.check_debug() == []
 
 
-def test_missing_csp_warns():
+def test_missing_csp_warns(settings):
+    settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if "csp" not in m]
     messages = checks.check_content_security_policy()
     assert ids(messages) == ["hardened_privacy.W022"]
     assert messages[0].msg == checks.W022_MSG

@@ -208,6 +208,17 @@ HARDENED_PRIVACY_AUDIT_KEY = {
     "PROVIDER": "env",
     "REFERENCE": "HARDENED_PRIVACY_AUDIT_KEY",
 }
+# hardened_payments filters by tenant in every service and its webhook
+# receiver looks payments up across tenants (docs/hardened_payments.md).
+HARDENED_RBAC_UNSCOPED_MODELS = [
+    "hardened_payments.LedgerAccount",
+    "hardened_payments.LedgerTransfer",
+    "hardened_payments.Payment",
+    "hardened_payments.Payout",
+    "hardened_payments.PayoutDestination",
+    "hardened_payments.CheckoutSession",
+]
+
 # Versioned prompt templates; check with manage.py hardened_privacy_lint_prompts.
 HARDENED_PRIVACY_PROMPT_DIRS = ["prompts"]
 
@@ -216,10 +227,13 @@ HARDENED_PRIVACY_PROMPT_DIRS = ["prompts"]
 HARDENED_PRIVACY_REVIEW_MANIFEST = str(BASE_DIR.parent / "review-manifest.json")
 HARDENED_PRIVACY_REVIEW_EXCLUDE = [
     "**/.*/**",
+    "**/node_modules/**",
     "**/__pycache__/**",
     "**/site-packages/**",
-    "**/migrations/__init__.py",
     "build/**",
+    "dist/**",
+    "venv/**",
+    "**/migrations/__init__.py",
     "tests/**",
     "benchmarks/**",
 ]

@@ -90,7 +90,7 @@ def seed(*, tenants: dict[str, Tenant], users: dict[str, Any], stdout: TextIO) -
         Follow.objects.get_or_create(follower=carol, followee=bob)
 
     stdout.write("Social launch: sign in, then try:\n")
-    _say(stdout, acme, "social:feed", "alice sees 4 posts, carol 2 (visibility)")
+    _say(stdout, acme, "social:feed", "alice sees her 4 posts, carol 2 of them")
     _say(stdout, acme, "social:friends", "alice accepts carol's friend request")
     _say(stdout, acme, "social:feed", "then carol sees alice's followers post")
     _say(stdout, acme, "social:groups", "carol joins alice's Gardeners group")

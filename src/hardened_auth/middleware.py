@@ -116,7 +116,9 @@ class RateLimitMiddleware:
             stage=current.stage,
         )
         if current.stage == "challenge":
-            return challenge_required_response(request, velocity.new_challenge())
+            return challenge_required_response(
+                request, velocity.new_challenge(), current.retry_after
+            )
         return rate_limited_response(request, current.retry_after)
 
 

@@ -3,7 +3,9 @@
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 
-from hardened_auth.internal.responses import wants_json
+from hardened_auth.internal.identifiers import MAX_IDENTIFIER_LENGTH
+from hardened_auth.internal.limiter import IDENTIFIER_FIELDS
+from hardened_auth.internal.responses import safe_next, wants_json
 
 UNAVAILABLE_RETRY_AFTER = 30
 
@@ -43,9 +45,14 @@ def limiter_unavailable_response(request: HttpRequest) -> HttpResponse:
 
 
 def challenge_required_response(
-    request: HttpRequest, challenge: dict[str, object]
+    request: HttpRequest, challenge: dict[str, object], retry_after: int = 0
 ) -> HttpResponse:
-    """``429`` asking for a solved proof-of-work challenge with the next try."""
+    """``429`` asking for a solved proof-of-work challenge with the next try.
+
+    A browser gets a page that solves the challenge and asks again for the
+    identifier (filled in) and the password; ``retry_after`` tells a visitor
+    without JavaScript how long the challenge stays required.
+    """
     response: HttpResponse
     if wants_json(request):
         response = JsonResponse(
@@ -54,9 +61,28 @@ def challenge_required_response(
     else:
         body = render_to_string(
             "hardened_auth/challenge_required.html",
-            {"challenge_json": challenge},
+            {"challenge_json": challenge, "retry_after": retry_after}
+            | _resubmission(request),
             request=request,
         )
         response = HttpResponse(body, status=429)
     response["Cache-Control"] = "no-store"
     return response
+
+
+def _resubmission(request: HttpRequest) -> dict[str, object]:
+    """What the challenge page carries over from the refused attempt.
+
+    Only the identifier is filled in again; the password and any code are
+    asked for afresh, never echoed into the page.
+    """
+    field = next((f for f in IDENTIFIER_FIELDS if f in request.POST), "login")
+    next_url = safe_next(request, request.POST.get("next"))
+    otp_device = request.POST.get("otp_device") if "otp_token" in request.POST else None
+    return {
+        "action": request.get_full_path(),
+        "identifier_field": field,
+        "identifier": str(request.POST.get(field, ""))[:MAX_IDENTIFIER_LENGTH],
+        "next": next_url or "",
+        "otp_device": None if otp_device is None else str(otp_device)[:200],
+    }

@@ -64,11 +64,23 @@ def _verification_response(request: HttpRequest, reason: str) -> HttpResponse:
     if wants_json(request):
         return JsonResponse({"error": reason}, status=401)
     url = resolve_url(app_settings.STEP_UP_URL)
-    next_url = safe_next(request, request.get_full_path())
+    next_url = safe_next(request, _return_to(request))
     if next_url is not None:
         separator = "&" if "?" in url else "?"
         url = f"{url}{separator}{urlencode({'next': next_url})}"
     return HttpResponseRedirect(url)
+
+
+def _return_to(request: HttpRequest) -> str | None:
+    """Where verification should send the browser back to.
+
+    A refused ``GET`` is repeated; a refused form post cannot be, since the
+    return is a ``GET``, so the browser goes back to the page that held the
+    form (its same-site ``Referer``) and submits it again from there.
+    """
+    if request.method in ("GET", "HEAD"):
+        return request.get_full_path()
+    return request.headers.get("Referer")
 
 
 def _max_age(max_age: int | None) -> int:

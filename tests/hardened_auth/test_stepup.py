@@ -136,6 +136,25 @@ def test_unsafe_request_path_gives_no_next():
     assert response["Location"] == "/auth/step-up/"
 
 
+def test_refused_post_returns_to_the_page_that_held_the_form():
+    client = _client_for(UserFactory())
+    response = client.post(
+        "/guarded/class/", HTTP_REFERER="http://testserver/settings/?tab=2"
+    )
+    assert response.status_code == 302
+    query = parse_qs(urlsplit(response["Location"]).query)
+    assert query == {"next": ["http://testserver/settings/?tab=2"]}
+
+
+@pytest.mark.parametrize(
+    "referer", ["https://evil.example/form/", "//evil.example/form/", ""]
+)
+def test_refused_post_with_a_foreign_or_no_referer_gives_no_next(referer):
+    client = _client_for(UserFactory())
+    response = client.post("/guarded/class/", HTTP_REFERER=referer)
+    assert response["Location"] == "/auth/step-up/"
+
+
 @override_settings(HARDENED_AUTH_STEP_UP_URL="/verify/?method=totp")
 def test_custom_url_with_query_keeps_it():
     client = _client_for(UserFactory())

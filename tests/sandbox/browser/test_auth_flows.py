@@ -141,8 +141,10 @@ def test_sign_up_verify_email_add_a_passkey_and_sign_in_with_it_alone(
         page.click("form button:has-text('Confirm')")
     assert EmailAddress.objects.get(email=email).verified is True
 
-    if not page.locator("#nav strong").count():
-        _sign_in(page, base, email, NEW_PASSWORD)
+    assert page.url == base + "/accounts/login/"
+
+    _sign_in(page, base, email, NEW_PASSWORD)
+    assert page.url == base + "/"
     assert _signed_in_as(page, email)
 
     page.goto(base + "/auth/devices/")
@@ -191,7 +193,9 @@ def test_enrol_totp_sign_in_with_it_and_spend_a_recovery_code_once(
     assert page.url == base + "/auth/devices/"
     assert TOTPDevice.objects.get(user=user).confirmed
 
-    page.goto(base + "/auth/step-up/?next=/auth/devices/")
+    with page.expect_navigation():
+        page.click("text=Create new recovery codes")
+    assert page.url.startswith(base + "/auth/step-up/")
     _step_up(page, codes.next())
     assert page.url == base + "/auth/devices/"
     with page.expect_navigation():

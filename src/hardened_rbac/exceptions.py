@@ -15,6 +15,10 @@ class CrossTenantWrite(PermissionDenied):
     """Raised when a row would be written into a tenant other than the current."""
 
 
+class CrossTenantRead(PermissionDenied):
+    """Raised when a row of another tenant is loaded while a tenant is current."""
+
+
 class GrantTenantMismatch(PermissionDenied):
     """Raised when a grant would give a role of one tenant in another."""
 

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from django.db import models
+from django.db.models.base import ModelBase
 
 from hardened_rbac.exceptions import UnscopedReasonMissing
 from hardened_rbac.internal import audit
@@ -28,11 +29,13 @@ from hardened_rbac.internal.context import (
     unscoped_reason,
 )
 from hardened_rbac.internal.scoping import (
+    TenantScopedBaseManager,
     TenantScopedManager,
     TenantScopedQuerySet,
     check_related_tenants,
     claim_tenant,
     refuse_cross_tenant,
+    refuse_foreign_row,
 )
 from hardened_rbac.models import Tenant
 
@@ -74,13 +77,32 @@ def unscoped(reason: str) -> Iterator[None]:
         yield
 
 
-class TenantScopedModel(models.Model):
+class TenantScopedModelBase(ModelBase):
+    """Gives each scoped model a ``TenantScopedBaseManager`` as base manager."""
+
+    @property
+    def _base_manager(cls) -> Any:
+        manager = cls.__dict__.get("_hardened_rbac_base_manager")
+        if manager is None:
+            manager = TenantScopedBaseManager()
+            manager.name = "_base_manager"
+            manager.model = cls
+            manager.auto_created = True
+            cls._hardened_rbac_base_manager = manager
+        return manager
+
+
+class TenantScopedModel(models.Model, metaclass=TenantScopedModelBase):
     """A row that belongs to one tenant and is only seen within it.
 
     Queries through ``objects`` (and related managers built on it) carry the
-    current tenant and raise ``TenantNotSet`` without one. A new row takes
-    the current tenant; saving a row into another tenant, or pointing it at
-    another tenant's scoped row, raises ``CrossTenantWrite``.
+    current tenant and raise ``TenantNotSet`` without one. So do a foreign
+    key or reverse one-to-one followed to the row, and ``refresh_from_db``:
+    another tenant's row is not found there. A row of another tenant loaded
+    any other way while a tenant is current (``select_related`` from another
+    model, ``raw()``) raises ``CrossTenantRead``. A new row takes the current
+    tenant; saving a row into another tenant, or pointing it at another
+    tenant's scoped row, raises ``CrossTenantWrite``.
     """
 
     tenant = models.ForeignKey(
@@ -116,6 +138,14 @@ class TenantScopedModel(models.Model):
         if not in_tenant:
             refuse_cross_tenant(type(self), f"{self._meta.label}:{self.pk}", None)
         return super().delete(*args, **kwargs)
+
+    @classmethod
+    def from_db(
+        cls, db: str | None, field_names: Any, values: Any, **kwargs: Any
+    ) -> Any:
+        instance = super().from_db(db, field_names, values, **kwargs)
+        refuse_foreign_row(instance)
+        return instance
 
 
 def m2m_stays_in_tenant(

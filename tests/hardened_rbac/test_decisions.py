@@ -53,7 +53,7 @@ def test_losing_membership_invalidates_the_cached_decision(scene):
     tenant, _, reader, post, _ = scene
     with use_tenant(tenant):
         FeedPost.objects.filter(pk=post.pk).update(visibility="tenant")
-    post.refresh_from_db()
+        post.refresh_from_db()
     assert _asks(tenant, reader, "view", post)[0] is True
     membership = reader.hardened_memberships.get()
     membership.is_active = False

@@ -29,6 +29,9 @@ class Actor:
 _tenant: ContextVar[Tenant | None] = ContextVar("hardened_rbac_tenant", default=None)
 _actor: ContextVar[Actor | None] = ContextVar("hardened_rbac_actor", default=None)
 _unscoped: ContextVar[str | None] = ContextVar("hardened_rbac_unscoped", default=None)
+_any_tenant_rows: ContextVar[bool] = ContextVar(
+    "hardened_rbac_any_tenant_rows", default=False
+)
 
 
 def current_tenant() -> Tenant | None:
@@ -50,6 +53,10 @@ def current_actor() -> Actor:
 
 def unscoped_reason() -> str | None:
     return _unscoped.get()
+
+
+def loading_any_tenant() -> bool:
+    return _any_tenant_rows.get()
 
 
 @contextmanager
@@ -77,3 +84,13 @@ def unscoped_context(reason: str) -> Iterator[None]:
         yield
     finally:
         _unscoped.reset(token)
+
+
+@contextmanager
+def any_tenant_rows() -> Iterator[None]:
+    """Let rows of every tenant load; for Django's saving and cascading."""
+    token = _any_tenant_rows.set(True)
+    try:
+        yield
+    finally:
+        _any_tenant_rows.reset(token)

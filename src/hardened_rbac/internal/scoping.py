@@ -19,10 +19,12 @@ from django.db.models import F
 from django.db.models.lookups import Lookup
 from django.db.models.sql.compiler import SQLCompiler
 
-from hardened_rbac.exceptions import CrossTenantWrite
+from hardened_rbac.exceptions import CrossTenantRead, CrossTenantWrite
 from hardened_rbac.internal import audit
 from hardened_rbac.internal.context import (
+    any_tenant_rows,
     current_tenant,
+    loading_any_tenant,
     require_tenant,
     unscoped_reason,
 )
@@ -157,3 +159,68 @@ class TenantScopedManager(models.Manager[M]):
             hints=self._hints,  # type: ignore[attr-defined]
         )
         return queryset.filter(CurrentTenant(F(f"{TENANT_FIELD}_id")))
+
+
+class AnyTenantQuerySet(models.QuerySet[M]):
+    """Rows of every tenant, which may load while a tenant is current."""
+
+    def _fetch_all(self) -> None:
+        with any_tenant_rows():
+            super()._fetch_all()
+
+
+class TenantScopedBaseManager(models.Manager[M]):
+    """The base manager of a scoped model: scoped when following a relation.
+
+    Django calls ``db_manager(hints=...)`` to follow a foreign key or a
+    reverse one-to-one to the model, to prefetch either, and to refresh a
+    row; those reads carry the current tenant as ``objects`` does. Django
+    calls the base manager without hints to save a row, to collect the rows
+    a deletion cascades to and to find a generic relation's rows; those must
+    reach every tenant, or a cascade would leave rows behind, and get an
+    ``AnyTenantQuerySet``.
+    """
+
+    follows_relation = False
+
+    def db_manager(
+        self, using: str | None = None, hints: dict[str, Any] | None = None
+    ) -> TenantScopedBaseManager[M]:
+        manager = super().db_manager(using, hints)
+        manager.follows_relation = hints is not None
+        return manager
+
+    def get_queryset(self) -> models.QuerySet[M]:
+        hints: dict[str, Any] = self._hints  # type: ignore[attr-defined]
+        if not self.follows_relation:
+            return AnyTenantQuerySet(self.model, using=self._db, hints=hints)
+        queryset: models.QuerySet[M] = models.QuerySet(
+            self.model, using=self._db, hints=hints
+        )
+        return queryset.filter(CurrentTenant(F(f"{TENANT_FIELD}_id")))
+
+
+def refuse_foreign_row(obj: TenantScopedModel) -> None:
+    """Refuse a loaded row of a tenant other than the current one.
+
+    A row of another tenant can arrive without passing a scoped manager: by
+    ``select_related`` from another model, by ``raw()``, or by a foreign key
+    that points across tenants. Rows whose tenant was not loaded, rows read
+    with no current tenant, inside ``unscoped()``, or for saving and
+    cascading are let through.
+    """
+    tenant = current_tenant()
+    tenant_id = obj.__dict__.get(f"{TENANT_FIELD}_id")
+    if tenant is None or tenant_id is None or tenant_id == tenant.pk:
+        return
+    if unscoped_reason() is not None or loading_any_tenant():
+        return
+    audit.emit(
+        "authz_fail",
+        outcome="denied",
+        target=f"{obj._meta.label}:{obj.pk}",
+        action="cross_tenant_read",
+        model=obj._meta.label,
+        other_tenant=str(tenant_id),
+    )
+    raise CrossTenantRead("This row belongs to another tenant.")

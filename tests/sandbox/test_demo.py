@@ -149,3 +149,24 @@ def test_scenario_seeders_run_after_the_core_data(settings, capsys):
 
 def record_seed(*, tenants, users, stdout) -> None:
     record_seed.calls.append((tenants, users))  # type: ignore[attr-defined]
+
+
+def test_every_field_of_the_sandbox_is_classified():
+    from django.apps import apps
+
+    from hardened_privacy.classification import classified_fields
+    from sandbox.settings import base
+
+    def in_sandbox(config) -> bool:
+        path = f"{type(config).__module__}.{type(config).__name__}"
+        return config.name in base.INSTALLED_APPS or path in base.INSTALLED_APPS
+
+    missing = [
+        f"{model._meta.label}.{name}"
+        for config in apps.get_app_configs()
+        if in_sandbox(config)
+        for model in config.get_models()
+        for name, found in classified_fields(model).items()
+        if found is None
+    ]
+    assert missing == []

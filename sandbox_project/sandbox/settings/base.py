@@ -220,6 +220,45 @@ HARDENED_RBAC_UNSCOPED_MODELS = [
     "hardened_payments.CheckoutSession",
 ]
 
+# How sensitive each field of the sandbox's own models is; the shipped apps
+# classify theirs. Names classified personal are also masked in log records.
+_PERSONAL = {"level": "personal"}
+HARDENED_PRIVACY_CLASSIFICATION: dict[str, dict[str, object]] = {
+    "demo.Post": {
+        "tenant": "internal",
+        "author": "internal",
+        "body": _PERSONAL,
+        "created_at": "internal",
+    },
+    "social.Follow": dict.fromkeys(
+        ("tenant", "follower", "followee", "created_at"), "internal"
+    ),
+    "social.Post": {
+        **dict.fromkeys(("tenant", "author", "visibility", "created_at"), "internal"),
+        "body": _PERSONAL,
+    },
+    "social.Group": dict.fromkeys(
+        ("tenant", "name", "description", "visibility", "created_by", "created_at"),
+        "internal",
+    ),
+    "social.GroupMembership": dict.fromkeys(
+        ("tenant", "group", "user", "role", "joined_at"), "internal"
+    ),
+    "social.GroupPost": {
+        **dict.fromkeys(("tenant", "group", "author", "created_at"), "internal"),
+        "body": _PERSONAL,
+    },
+    "social.Conversation": dict.fromkeys(("tenant", "created_at"), "internal"),
+    "social.Message": {
+        **dict.fromkeys(("tenant", "conversation", "sender", "created_at"), "internal"),
+        "body": _PERSONAL,
+    },
+    "social.FriendRequest": dict.fromkeys(
+        ("tenant", "sender", "recipient", "status", "created_at", "answered_at"),
+        "internal",
+    ),
+}
+
 # Versioned prompt templates; check with manage.py hardened_privacy_lint_prompts.
 HARDENED_PRIVACY_PROMPT_DIRS = ["prompts"]
 

@@ -8,6 +8,7 @@ shares with the test.
 """
 
 import base64
+import io
 import re
 import time
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from django.core import mail
 from django_otp.oath import totp
 from playwright.sync_api import expect
 
+from demo import seed_auth
 from hardened_auth.models import TOTP_STEP_SECONDS, RecoveryCodeDevice, TOTPDevice
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
@@ -318,3 +320,24 @@ def _screenshot_path(name: str) -> Any:
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS / f"{name}.png"
+
+
+def test_seeded_superuser_reaches_the_admin_after_a_code(
+    live_server: Any, page: Any, screenshot: Callable[[str], Any]
+) -> None:
+    base = live_server.url
+    admin = _verified_user("admin@example.com")
+    admin.is_staff = admin.is_superuser = True
+    admin.save()
+    printed = io.StringIO()
+    seed_auth.seed(tenants={}, users={"admin": admin}, stdout=printed)
+    secret = re.search(r"key \(base32\): ([A-Z2-7]+)", printed.getvalue())
+    assert secret is not None
+
+    _sign_in(page, base, admin.email, DEFAULT_PASSWORD)
+    page.goto(base + "/admin/")
+    assert page.url.startswith(base + "/auth/step-up/")
+    _step_up(page, _Codes(secret[1]).next())
+    assert page.url == base + "/admin/"
+    assert "second factor required" in page.locator("#site-name").inner_text()
+    screenshot("auth-admin-after-second-factor")

@@ -49,3 +49,18 @@ class HardenedAuthConfig(AppConfig):
         checks.register(auth_checks.check_sessions, checks.Tags.security)
         checks.register(auth_checks.check_tokens, checks.Tags.security)
         checks.register(auth_checks.check_velocity, checks.Tags.security)
+        checks.register(auth_checks.check_oidc, checks.Tags.security)
+        checks.register(
+            auth_checks.check_oidc_database_apps,
+            checks.Tags.security,
+            checks.Tags.database,
+        )
+        checks.register(
+            auth_checks.check_oidc_transport, checks.Tags.security, deploy=True
+        )
+        if apps.is_installed("allauth.socialaccount"):
+            from allauth.socialaccount.signals import pre_social_login
+
+            from hardened_auth.internal.oidc_flow import verify_nonce
+
+            pre_social_login.connect(verify_nonce, dispatch_uid="hardened_auth_nonce")

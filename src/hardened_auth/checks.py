@@ -462,3 +462,147 @@ def check_velocity(**kwargs: Any) -> list[CheckMessage]:
             id="hardened_auth.E022",
         )
     ]
+
+
+E023_MSG = (
+    "allauth's OpenID Connect provider must be "
+    "hardened_auth.oidc_provider.HardenedOpenIDConnectProvider."
+)
+E024_MSG = "The OpenID Connect app {!r} has PKCE turned off."
+E025_MSG = "The OpenID Connect app {!r} asks for scopes it should not: {}."
+E026_MSG = "HARDENED_AUTH_OIDC_ALLOWED_SCOPES must be a list of scopes with 'openid'."
+E027_MSG = "The OpenID Connect app {!r} sets parameters the flow owns: {}."
+W002_MSG = "The OpenID Connect app {!r} discovers its provider over plain HTTP."
+OIDC_PROVIDER_APP = "allauth.socialaccount.providers.openid_connect"
+
+_PROBLEM_MESSAGES = {
+    "pkce": (
+        E024_MSG,
+        "hardened_auth.E024",
+        "Remove oauth_pkce_enabled=False and OAUTH_PKCE_ENABLED=False; the "
+        "provider must verify an S256 code_verifier.",
+    ),
+    "scope": (
+        E025_MSG,
+        "hardened_auth.E025",
+        "Ask for 'openid', 'email' and 'profile', plus 'groups' if roles follow "
+        "the provider's groups; widen HARDENED_AUTH_OIDC_ALLOWED_SCOPES only "
+        "for a scope the site reads.",
+    ),
+    "auth_params": (
+        E027_MSG,
+        "hardened_auth.E027",
+        "Drop redirect_uri, nonce, state, scope and PKCE parameters from "
+        "auth_params; the provider class sets them.",
+    ),
+}
+
+
+def _oidc_app_messages(name: str, app_config: object) -> list[CheckMessage]:
+    from hardened_auth.internal.oidc import app_problems, provider_settings
+
+    messages: list[CheckMessage] = []
+    allowed = app_settings.OIDC_ALLOWED_SCOPES
+    allowed_list = list(allowed) if isinstance(allowed, list | tuple) else []
+    for problem in app_problems(app_config, provider_settings(), allowed_list):
+        template, check_id, hint = _PROBLEM_MESSAGES[problem.kind]
+        text = (
+            template.format(name)
+            if problem.kind == "pkce"
+            else (template.format(name, problem.detail))
+        )
+        messages.append(Error(text, hint=hint, id=check_id))
+    return messages
+
+
+def _settings_oidc_apps() -> list[tuple[str, object]]:
+    from hardened_auth.internal.oidc import provider_settings
+
+    configured = provider_settings().get("APPS", [])
+    if not isinstance(configured, list | tuple):
+        return []
+    return [
+        (
+            str(app.get("provider_id") or app.get("name") or "?"),
+            app.get("settings", {}),
+        )
+        for app in configured
+        if isinstance(app, Mapping)
+    ]
+
+
+def check_oidc(**kwargs: Any) -> list[CheckMessage]:
+    from hardened_auth.internal.oidc import PROVIDER_CLASS, provider_settings
+
+    errors: list[CheckMessage] = []
+    allowed = app_settings.OIDC_ALLOWED_SCOPES
+    if (
+        isinstance(allowed, str)
+        or not isinstance(allowed, list | tuple)
+        or not all(isinstance(scope, str) and scope for scope in allowed)
+        or "openid" not in allowed
+    ):
+        errors.append(
+            Error(
+                E026_MSG,
+                hint="For example ['openid', 'email', 'profile', 'groups'].",
+                id="hardened_auth.E026",
+            )
+        )
+    if not apps.is_installed(OIDC_PROVIDER_APP):
+        return errors
+
+    if provider_settings().get("provider_class") != PROVIDER_CLASS:
+        errors.append(
+            Error(
+                E023_MSG,
+                hint="Build SOCIALACCOUNT_PROVIDERS['openid_connect'] with "
+                "hardened_auth.oidc.openid_connect_settings(), or set its "
+                f"'provider_class' to {PROVIDER_CLASS!r}.",
+                id="hardened_auth.E023",
+            )
+        )
+    for name, app_config in _settings_oidc_apps():
+        errors.extend(_oidc_app_messages(name, app_config))
+    return errors
+
+
+def check_oidc_database_apps(
+    databases: Any = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """The same checks for OpenID Connect apps stored as ``SocialApp`` rows."""
+    if not databases or not apps.is_installed(OIDC_PROVIDER_APP):
+        return []
+    from allauth.socialaccount.models import SocialApp
+    from django.db import DatabaseError
+
+    errors: list[CheckMessage] = []
+    for database in databases:
+        try:
+            rows = list(
+                SocialApp.objects.using(database)
+                .filter(provider="openid_connect")
+                .values_list("provider_id", "name", "settings")
+            )
+        except DatabaseError:
+            continue
+        for provider_id, name, app_config in rows:
+            errors.extend(_oidc_app_messages(str(provider_id or name), app_config))
+    return errors
+
+
+def check_oidc_transport(**kwargs: Any) -> list[CheckMessage]:
+    from hardened_auth.internal.oidc import is_insecure_server_url
+
+    if not apps.is_installed(OIDC_PROVIDER_APP):
+        return []
+    return [
+        Warning(
+            W002_MSG.format(name),
+            hint="Use the provider's https:// issuer URL as server_url.",
+            id="hardened_auth.W002",
+        )
+        for name, app_config in _settings_oidc_apps()
+        if isinstance(app_config, Mapping)
+        and is_insecure_server_url(app_config.get("server_url"))
+    ]

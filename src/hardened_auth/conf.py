@@ -37,6 +37,8 @@ DEFAULT_RATE_LIMITED_VIEWS: Mapping[str, str] = {
     "otp_webauthn:credential-authentication-complete": "mfa",
 }
 
+DEFAULT_OIDC_ALLOWED_SCOPES: Sequence[str] = ("openid", "email", "profile", "groups")
+
 
 class AuthSettings:
     """Each property reads its setting on access, so tests may override it."""
@@ -153,6 +155,12 @@ class AuthSettings:
     def ALTCHA_TTL(self) -> int:
         """Seconds an ALTCHA challenge stays solvable."""
         return self._get("ALTCHA_TTL", 300)  # type: ignore[return-value]
+
+    @property
+    def OIDC_ALLOWED_SCOPES(self) -> Sequence[str]:
+        """Scopes an OpenID Connect app may ask a provider for."""
+        value = self._get("OIDC_ALLOWED_SCOPES", DEFAULT_OIDC_ALLOWED_SCOPES)
+        return value  # type: ignore[return-value]
 
 
 app_settings = AuthSettings()

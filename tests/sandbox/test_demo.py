@@ -27,7 +27,11 @@ def _seed(capsys) -> dict[str, str]:
 def test_demo_command_seeds_two_tenants_and_prints_logins(capsys):
     passwords = _seed(capsys)
     assert set(passwords) == {"admin", "alice", "bob", "carol"}
-    assert sorted(Tenant.objects.values_list("slug", flat=True)) == ["acme", "globex"]
+    assert sorted(Tenant.objects.values_list("slug", flat=True)) == [
+        "acme",
+        "globex",
+        "initech",
+    ]
     assert Membership.objects.filter(user__username="carol").count() == 2
     with use_tenant(Tenant.objects.get(slug="acme")):
         assert Post.objects.count() == 3
@@ -44,7 +48,7 @@ def test_demo_command_runs_twice_without_duplicating(capsys):
     _seed(capsys)
     with unscoped("the test counts every tenant's posts"):
         assert Post.objects.count() == first == 4
-    assert Tenant.objects.count() == 2
+    assert Tenant.objects.count() == 3
 
 
 def test_home_page_shows_only_the_visitors_tenants(client, capsys):

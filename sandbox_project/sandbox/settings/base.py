@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from enterprise.oidc import provider_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -37,6 +38,7 @@ INSTALLED_APPS = [
     "guardian",
     "hardened_payments",
     "demo",
+    "enterprise",
     "social",
 ]
 
@@ -61,7 +63,11 @@ ROOT_URLCONF = "sandbox.urls"
 
 # Called by manage.py sandbox_demo after the core tenants and users exist,
 # each with tenants=, users= and stdout=; one per scenario app.
-SANDBOX_SEEDERS: list[str] = ["social.seed.seed", "demo.seed_auth.seed"]
+SANDBOX_SEEDERS: list[str] = [
+    "social.seed.seed",
+    "demo.seed_auth.seed",
+    "enterprise.seed.seed",
+]
 WSGI_APPLICATION = "sandbox.wsgi.application"
 
 TEMPLATES = [
@@ -114,6 +120,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": _VALIDATORS + "CommonPasswordValidator"},
     {"NAME": _VALIDATORS + "NumericPasswordValidator"},
 ]
+
+# OpenID Connect through hardened_auth's provider: PKCE, nonce, fixed scopes.
+# SANDBOX_OIDC_ISSUER, _CLIENT_ID and _CLIENT_SECRET add Initech's provider.
+SOCIALACCOUNT_PROVIDERS = {"openid_connect": provider_settings(os.environ)}
 
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "home"
@@ -309,6 +319,7 @@ LOGGING = {
         "hardened_rbac.audit": {"handlers": ["audit_store"], "level": "INFO"},
         "hardened_payments.audit": {"handlers": ["audit_store"], "level": "INFO"},
         "hardened_privacy.audit": {"handlers": ["audit_store"], "level": "INFO"},
+        "enterprise.audit": {"handlers": ["audit_store"], "level": "INFO"},
         # Django's own handlers would bypass the masking filter.
         "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "django.server": {

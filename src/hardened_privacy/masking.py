@@ -11,7 +11,7 @@ every string is capped at ``HARDENED_PRIVACY_LOG_MAX_LENGTH`` characters.
 """
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.views.debug import SafeExceptionReporterFilter
@@ -38,6 +38,9 @@ def _classified_names() -> Iterable[str]:
     return sensitive_field_names()
 
 
+_STRUCTURES = (Mapping, list, tuple, set, frozenset)
+
+
 def get_scrubber() -> Scrubber:
     return Scrubber(
         extra_names=app_settings.MASKED_NAMES,
@@ -56,6 +59,30 @@ def scrub_text(text: str) -> str:
     return get_scrubber().text(text)
 
 
+def _mask_structures(
+    record: logging.LogRecord, scrubber: Scrubber, names: frozenset[str]
+) -> None:
+    """Mask dicts and lists in ``msg`` and ``args`` by key before formatting.
+
+    Formatting turns them into text, where a value is no longer next to the
+    name that marks it sensitive. Scalars stay as they are, so ``%d`` and
+    ``%.2f`` still format them; the formatted text is masked by pattern.
+    """
+
+    def masked(value: Any) -> Any:
+        return scrubber.value(value, names) if isinstance(value, _STRUCTURES) else value
+
+    if isinstance(record.msg, _STRUCTURES):
+        record.msg = scrubber.value(record.msg, names)
+    if isinstance(record.args, Mapping):
+        record.args = {
+            key: MASK if scrubber.is_sensitive_name(str(key), names) else masked(value)
+            for key, value in record.args.items()
+        }
+    elif isinstance(record.args, tuple):
+        record.args = tuple(masked(value) for value in record.args)
+
+
 class MaskingFilter(logging.Filter):
     """Masks the message, its arguments, ``extra`` fields and tracebacks.
 
@@ -66,6 +93,7 @@ class MaskingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         scrubber = get_scrubber()
         names = scrubber.sensitive_names()
+        _mask_structures(record, scrubber, names)
         try:
             message = record.getMessage()
         except (TypeError, ValueError):

@@ -259,3 +259,24 @@ def test_no_generated_secret_survives(secret, before, after, place):
             )
     MaskingFilter().filter(record)
     assert _core(secret) not in rendered(record) + str(record.exc_text)
+
+
+def test_filter_masks_structured_messages_and_arguments_by_key():
+    record = make_record({"first_name": "Adaline", "n": 3})
+    MaskingFilter().filter(record)
+    assert "Adaline" not in rendered(record)
+    assert "'n': 3" in rendered(record)
+
+    record = make_record("seen %s", ({"password": "opensesame1"},))
+    MaskingFilter().filter(record)
+    assert record.getMessage() == f"seen {{'password': '{MASK}'}}"
+
+    record = make_record(
+        "%(total).2f for %(last_name)s", ({"total": 2.5, "last_name": "Lovelace"},)
+    )
+    MaskingFilter().filter(record)
+    assert record.getMessage() == f"2.50 for {MASK}"
+
+
+def test_dict_keys_are_masked_by_pattern():
+    assert scrub({"mail bob@example.com": 1}) == {"mail [MASKED:email]": 1}

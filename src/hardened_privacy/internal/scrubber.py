@@ -143,7 +143,7 @@ class Scrubber:
             return "[MASKED:too-deep]"
         if isinstance(value, Mapping):
             return {
-                str(k): MASK
+                self.text(str(k)): MASK
                 if self.is_sensitive_name(str(k), names)
                 else self._value(v, names, depth + 1)
                 for k, v in list(value.items())[:200]

@@ -144,6 +144,39 @@ def check_rls_role(
     return messages
 
 
+W004_MSG = (
+    "The many-to-many link table '%s' of database '%s' has no row-level "
+    "security, though a tenant-scoped table it joins has."
+)
+
+
+def check_rls_link_tables(
+    databases: Sequence[str] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    from django.db import connections
+
+    from hardened_rbac.internal.rls import unprotected_link_tables
+
+    messages: list[CheckMessage] = []
+    for alias in databases or ():
+        connection = connections[alias]
+        if connection.vendor != "postgresql":
+            continue
+        messages.extend(
+            Warning(
+                W004_MSG % (table, alias),
+                hint=(
+                    "Add hardened_rbac.operations.EnableTenantLinkRowLevelSecurity"
+                    "('<model>', '<field>') to a migration, or use a through "
+                    "model that is itself tenant-scoped and protected."
+                ),
+                id="hardened_rbac.W004",
+            )
+            for table in unprotected_link_tables(connection)
+        )
+    return messages
+
+
 E007_MSG = "HARDENED_RBAC_POLICY_EXEMPT_MODULES must be a list of module names."
 W003_MSG = (
     "The view %s at '%s' declares no policy, so PolicyRequiredMiddleware refuses it."

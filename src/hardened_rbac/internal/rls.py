@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import FieldDoesNotExist
 from django.db import transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
@@ -87,3 +89,85 @@ def install(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None
     if any(isinstance(w, TenantSettingWrapper) for w in connection.execute_wrappers):
         return
     connection.execute_wrappers.append(TenantSettingWrapper())
+
+
+@dataclass(frozen=True)
+class LinkSide:
+    """One tenant-scoped side of a many-to-many link table."""
+
+    link_column: str
+    table: str
+    pk_column: str
+    tenant_column: str
+
+
+def tenant_column(model: Any) -> str | None:
+    """The column of ``model``'s ``tenant`` foreign key to ``Tenant``, if any."""
+    try:
+        field = model._meta.get_field("tenant")
+    except FieldDoesNotExist:
+        return None
+    related = getattr(field, "related_model", None)
+    if related is None or not field.concrete:
+        return None
+    if related._meta.label_lower != "hardened_rbac.tenant":
+        return None
+    return str(field.column)
+
+
+def link_sides(field: Any) -> tuple[str, list[LinkSide]]:
+    """The link table of a many-to-many ``field`` and its tenant-held sides."""
+    through = field.remote_field.through
+    ends = [
+        (field.m2m_column_name(), field.model),
+        (field.m2m_reverse_name(), field.related_model),
+    ]
+    sides = []
+    for link_column, model in ends:
+        column = tenant_column(model)
+        if column is not None:
+            sides.append(
+                LinkSide(
+                    link_column=link_column,
+                    table=model._meta.db_table,
+                    pk_column=model._meta.pk.column,
+                    tenant_column=column,
+                )
+            )
+    return str(through._meta.db_table), sides
+
+
+def _secured(connection: BaseDatabaseWrapper, tables: set[str]) -> set[str]:
+    if not tables:
+        return set()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname FROM pg_class WHERE relkind IN ('r', 'p') "
+            "AND relrowsecurity AND relname = ANY(%s) "
+            "AND pg_table_is_visible(oid)",
+            [sorted(tables)],
+        )
+        return {str(row[0]) for row in cursor.fetchall()}
+
+
+def unprotected_link_tables(connection: BaseDatabaseWrapper) -> list[str]:
+    """Link tables of many-to-many fields left open beside a protected table.
+
+    A link table is listed when a tenant-scoped table it joins has
+    row-level security and the link table itself has none.
+    """
+    from django.apps import apps
+
+    links: dict[str, set[str]] = {}
+    for model in apps.get_models():
+        for field in model._meta.local_many_to_many:
+            through, sides = link_sides(field)
+            if sides:
+                links.setdefault(through, set()).update(s.table for s in sides)
+    owners = set().union(*links.values()) if links else set()
+    secured = _secured(connection, owners | set(links))
+    return sorted(
+        through
+        for through, tables in links.items()
+        if through not in secured and tables & secured
+    )

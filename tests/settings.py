@@ -6,6 +6,7 @@ exactly as they do for the sandbox.
 
 import os
 
+from hardened_payments.conf import DEFAULT_PROVIDER, STRIPE_WEBHOOK_IPS
 from sandbox.settings.base import *  # noqa: F403
 from sandbox.settings.base import CACHES, DATABASES, INSTALLED_APPS
 
@@ -22,6 +23,11 @@ INSTALLED_APPS += ["tests.hardened_rbac.testapp"]
 # django-oauth-toolkit plays the OpenID Connect provider in the sign-in tests;
 # tests/hardened_auth/oidc_provider.py configures it with a fresh RSA key.
 INSTALLED_APPS += ["oauth2_provider"]
+
+# The payments tests call Stripe's stand-in and deliver webhooks from Stripe's
+# addresses; the market tests switch to the sandbox's local provider.
+HARDENED_PAYMENTS_PROVIDER = DEFAULT_PROVIDER
+HARDENED_PAYMENTS_WEBHOOK_ALLOWED_IPS = list(STRIPE_WEBHOOK_IPS)
 
 _suffix = os.environ.get("HARDENED_TEST_DB_SUFFIX")
 if _suffix and "postgresql" in DATABASES["default"]["ENGINE"]:

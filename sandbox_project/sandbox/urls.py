@@ -13,4 +13,5 @@ urlpatterns = [
     path("payments/", include("hardened_payments.urls")),
     path("scim/v2/", include("hardened_rbac.scim")),
     path("social/", include("social.urls")),
+    path("market/", include("market.urls")),
 ]

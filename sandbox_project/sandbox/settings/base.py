@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "demo",
     "enterprise",
     "social",
+    "market",
 ]
 
 MIDDLEWARE = [
@@ -176,6 +177,24 @@ CSRF_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+
+# Payments run in Stripe test mode when STRIPE_SECRET_KEY and
+# STRIPE_WEBHOOK_SECRET are set, with events from Stripe or forwarded by
+# `stripe listen` on this machine. Without them the market app plays Stripe
+# here: its provider keeps Stripe-shaped objects in the database and its
+# pages sign events with the public development secret below and hand them
+# to the webhook endpoint as requests from this machine.
+HARDENED_PAYMENTS_STRIPE_API_KEY = os.environ.get("STRIPE_SECRET_KEY", "")
+if HARDENED_PAYMENTS_STRIPE_API_KEY:
+    from hardened_payments.conf import STRIPE_WEBHOOK_IPS
+
+    HARDENED_PAYMENTS_WEBHOOK_SECRETS = [os.environ.get("STRIPE_WEBHOOK_SECRET", "")]
+    HARDENED_PAYMENTS_WEBHOOK_ALLOWED_IPS = [*STRIPE_WEBHOOK_IPS, "127.0.0.1", "::1"]
+else:
+    HARDENED_PAYMENTS_PROVIDER = "market.provider.LocalProvider"
+    HARDENED_PAYMENTS_WEBHOOK_SECRETS = ["whsec_sandbox_local_development"]
+    HARDENED_PAYMENTS_WEBHOOK_ALLOWED_IPS = ["127.0.0.1", "::1"]
+SANDBOX_SEEDERS += ["market.seed.seed"]
 
 HARDENED_AUTH_TRUSTED_PROXIES = [
     p for p in os.environ.get("HARDENED_AUTH_TRUSTED_PROXIES", "").split(",") if p

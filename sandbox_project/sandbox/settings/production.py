@@ -7,6 +7,7 @@ import os
 
 from django.core.exceptions import ImproperlyConfigured
 
+from hardened_payments.conf import DEFAULT_PROVIDER, STRIPE_WEBHOOK_IPS
 from sandbox.settings.base import *  # noqa: F403
 
 DEBUG = False
@@ -36,6 +37,12 @@ HARDENED_PRIVACY_KEYS = {
         "REFERENCE": "HARDENED_PRIVACY_MASTER_KEY",
     },
 }
+
+# Payments go through Stripe only, and its events come only from its addresses.
+HARDENED_PAYMENTS_STRIPE_API_KEY = _required("STRIPE_SECRET_KEY")
+HARDENED_PAYMENTS_WEBHOOK_SECRETS = [_required("STRIPE_WEBHOOK_SECRET")]
+HARDENED_PAYMENTS_PROVIDER = DEFAULT_PROVIDER
+HARDENED_PAYMENTS_WEBHOOK_ALLOWED_IPS = list(STRIPE_WEBHOOK_IPS)
 
 SECURE_SSL_REDIRECT = True
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

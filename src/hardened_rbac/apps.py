@@ -24,6 +24,7 @@ class HardenedRbacConfig(AppConfig):
         checks.register(rbac_checks.check_decision_cache, checks.Tags.security)
         checks.register(rbac_checks.check_action_links_and_limits, checks.Tags.security)
         checks.register(rbac_checks.check_sso, checks.Tags.security)
+        checks.register(rbac_checks.check_auth_dependency, checks.Tags.security)
         checks.register(rbac_checks.check_agent_gateway, checks.Tags.security)
         checks.register(rbac_checks.check_public_routes, checks.Tags.security)
         checks.register(

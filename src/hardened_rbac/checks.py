@@ -1,5 +1,6 @@
 """System checks for the ``HARDENED_RBAC_*`` settings and tenant scoping."""
 
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -361,3 +362,43 @@ def check_sso(**kwargs: Any) -> list[CheckMessage]:
     if isinstance(claim, str) and claim.strip():
         return []
     return [Error(E013_MSG, hint="The default is 'groups'.", id="hardened_rbac.E013")]
+
+
+E014_MSG = "%s needs hardened_auth, which is not in INSTALLED_APPS."
+TENANT_MIDDLEWARE = "hardened_rbac.middleware.TenantMiddleware"
+
+
+def _features_needing_auth() -> list[str]:
+    from django.conf import settings
+    from django.urls import get_resolver
+
+    found: list[str] = []
+    if TENANT_MIDDLEWARE in settings.MIDDLEWARE:
+        found.append("TenantMiddleware (client addresses from hardened_auth.client_ip)")
+    routed = {
+        getattr(view, "__module__", "")
+        for _, view in _walk(get_resolver().url_patterns)
+    }
+    if "hardened_rbac.scim" in routed:
+        found.append("SCIM provisioning (ending sessions with hardened_auth.sessions)")
+    if "hardened_rbac.friend_requests" in sys.modules:
+        found.append(
+            "The friend-request limits (client addresses from hardened_auth.client_ip)"
+        )
+    return found
+
+
+def check_auth_dependency(**kwargs: Any) -> list[CheckMessage]:
+    if apps.is_installed("hardened_auth"):
+        return []
+    return [
+        Error(
+            E014_MSG % feature,
+            hint=(
+                "Add 'hardened_auth' to INSTALLED_APPS, or stop using the feature; "
+                "its trusted-proxy settings and session records live there."
+            ),
+            id="hardened_rbac.E014",
+        )
+        for feature in _features_needing_auth()
+    ]

@@ -23,7 +23,6 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django_scim.constants import SchemaURI
 
-from hardened_auth.sessions import end_all_sessions
 from hardened_rbac.internal import audit
 from hardened_rbac.models import Membership, ScimUser, Tenant
 
@@ -248,6 +247,8 @@ def create_user(tenant: Tenant, values: Attributes) -> ScimUser:
 
 
 def _end_access(scim_user: ScimUser, event: str) -> None:
+    from hardened_auth.sessions import end_all_sessions
+
     account = scim_user.membership.user
     ended = end_all_sessions(account)
     audit.emit(

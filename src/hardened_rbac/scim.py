@@ -227,6 +227,7 @@ def groups(request: HttpRequest, tenant: Tenant) -> HttpResponse:
         found = found.filter(role__name__iexact=name)
     total = found.count()
     page = list(found.order_by("pk")[start - 1 : start - 1 + count])
+    members = not scim_groups.members_excluded(request.GET.get("excludedAttributes"))
     return scim_response(
         {
             "schemas": [SchemaURI.LIST_RESPONSE],
@@ -234,7 +235,9 @@ def groups(request: HttpRequest, tenant: Tenant) -> HttpResponse:
             "startIndex": start,
             "itemsPerPage": len(page),
             "Resources": [
-                scim_groups.representation(g, _group_location(request, g.pk))
+                scim_groups.representation(
+                    g, _group_location(request, g.pk), members=members
+                )
                 for g in page
             ],
         }
@@ -254,7 +257,8 @@ def group(request: HttpRequest, tenant: Tenant, scim_id: str) -> HttpResponse:
         values = scim_groups.apply_patch(found, read_json(request))
         found = scim_groups.save_group(tenant, values, found)
     location = _group_location(request, found.pk)
-    return scim_response(scim_groups.representation(found, location))
+    members = not scim_groups.members_excluded(request.GET.get("excludedAttributes"))
+    return scim_response(scim_groups.representation(found, location, members=members))
 
 
 urlpatterns = [

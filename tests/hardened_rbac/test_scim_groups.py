@@ -413,3 +413,22 @@ def test_operators_see_groups_in_the_admin_but_cannot_add_them(acme, admin_clien
     change = admin_client.get(f"/admin/hardened_rbac/scimgroup/{group['id']}/change/")
     assert change.status_code == 200
     assert admin_client.get("/admin/hardened_rbac/scimgroup/add/").status_code == 403
+
+
+def test_members_can_be_left_out_of_answers(acme):
+    _, scim = acme
+    alice = _create(scim, "alice@acme.test")["id"]
+    group = _new_group(scim, members=[alice])
+    path = f"/Groups/{group['id']}"
+    one = json.loads(scim.get(path, excludedAttributes="Members").content)
+    listing = json.loads(
+        scim.get(
+            "/Groups",
+            excludedAttributes="externalId, members",
+            filter='displayName eq "Engineering"',
+        ).content
+    )
+    assert "members" not in one
+    assert one["displayName"] == "Engineering"
+    assert ["members" in r for r in listing["Resources"]] == [False]
+    assert json.loads(scim.get(path).content)["members"] == [{"value": alice}]

@@ -101,12 +101,20 @@ def current_members(group: ScimGroup) -> set[int]:
     )
 
 
-def representation(group: ScimGroup, location: str) -> dict[str, Any]:
+def members_excluded(raw: str | None) -> bool:
+    """Whether the ``excludedAttributes`` parameter names ``members``."""
+    if raw is None:
+        return False
+    return "members" in {part.strip().lower() for part in raw[:1000].split(",")}
+
+
+def representation(
+    group: ScimGroup, location: str, *, members: bool = True
+) -> dict[str, Any]:
     resource: dict[str, Any] = {
         "schemas": [SchemaURI.GROUP],
         "id": str(group.pk),
         "displayName": group.role.name,
-        "members": [{"value": str(pk)} for pk in sorted(current_members(group))],
         "meta": {
             "resourceType": "Group",
             "created": group.created_at.isoformat(),
@@ -114,6 +122,10 @@ def representation(group: ScimGroup, location: str) -> dict[str, Any]:
             "location": location,
         },
     }
+    if members:
+        resource["members"] = [
+            {"value": str(pk)} for pk in sorted(current_members(group))
+        ]
     if group.external_id:
         resource["externalId"] = group.external_id
     return resource

@@ -362,3 +362,95 @@ def test_an_abandoned_claim_is_taken_over_after_the_lock_timeout(
     calls = stripe_standin.created("/v1/payment_intents")
     assert [c["idempotency_key"] for c in calls] == ["key-1", "key-1"]
     assert IdempotencyKey.objects.get().state == IdempotencyKey.State.COMPLETED
+
+
+def _form_view():
+    from django.http import HttpResponseRedirect
+
+    from hardened_payments.idempotency import get_idempotency_key, idempotent_form
+
+    calls = []
+
+    @idempotent_form
+    def view(request):
+        calls.append(get_idempotency_key(request))
+        return HttpResponseRedirect(f"/done/{len(calls)}/")
+
+    return view, calls
+
+
+def _form_post(user, body, content_type="application/x-www-form-urlencoded", **extra):
+    from urllib.parse import urlencode
+
+    from django.test import RequestFactory
+
+    data = urlencode(body) if content_type.endswith("urlencoded") else body
+    request = RequestFactory().post(
+        "/buy/", data=data, content_type=content_type, **extra
+    )
+    request.user = user
+    return request
+
+
+def test_a_resubmitted_form_runs_once_and_follows_the_first_redirect(db):
+    from hardened_payments.idempotency import new_key
+
+    user = UserFactory()
+    view, calls = _form_view()
+    key = new_key()
+    first = view(_form_post(user, {"idempotency_key": key, "amount": "5"}))
+    again = view(_form_post(user, {"amount": "5", "idempotency_key": key}))
+
+    assert (first.status_code, first["Location"]) == (302, "/done/1/")
+    assert (again.status_code, again["Location"]) == (302, "/done/1/")
+    assert again["Idempotent-Replayed"] == "true"
+    assert calls == [key]
+
+
+def test_a_form_key_reused_for_another_body_is_refused(db):
+    user = UserFactory()
+    view, calls = _form_view()
+    view(_form_post(user, {"idempotency_key": "k", "amount": "5"}))
+    other = view(_form_post(user, {"idempotency_key": "k", "amount": "6"}))
+    assert other.status_code == 422
+    assert json.loads(other.content)["error"] == "idempotency_key_mismatch"
+    assert len(calls) == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "extra"),
+    [
+        ({"amount": "5"}, "application/x-www-form-urlencoded", {}),
+        (
+            {"amount": "5"},
+            "application/x-www-form-urlencoded",
+            {"HTTP_IDEMPOTENCY_KEY": "h"},
+        ),
+        ({"idempotency_key": "k" * 256}, "application/x-www-form-urlencoded", {}),
+        ({"idempotency_key": "a b"}, "application/x-www-form-urlencoded", {}),
+        ({"idempotency_key": "k"}, "multipart/form-data; boundary=BoUnDaRy", {}),
+    ],
+)
+def test_a_form_without_a_usable_key_is_refused(db, body, content_type, extra):
+    view, calls = _form_view()
+    if content_type.startswith("multipart"):
+        body = (
+            '--BoUnDaRy\r\nContent-Disposition: form-data; name="idempotency_key"'
+            "\r\n\r\nk\r\n--BoUnDaRy--\r\n"
+        )
+    response = view(_form_post(UserFactory(), body, content_type, **extra))
+    assert response.status_code == 400
+    assert json.loads(response.content)["message"] == (
+        "Submit the form as rendered: its idempotency key is missing."
+    )
+    assert calls == []
+    assert not IdempotencyKey.objects.exists()
+
+
+def test_new_keys_are_distinct_and_usable():
+    from hardened_payments.idempotency import new_key
+    from hardened_payments.internal.idempotency import MAX_KEY_LENGTH
+
+    keys = {new_key() for _ in range(100)}
+    assert len(keys) == 100
+    assert all(0 < len(k) <= MAX_KEY_LENGTH and k.isprintable() for k in keys)

@@ -26,8 +26,16 @@ from tests.factories import (
     TenantFactory,
     UserFactory,
 )
+from tests.hardened_payments.conftest import purge_ledger_after
 
-pytestmark = pytest.mark.django_db(transaction=True)
+__all__ = ["purge_ledger_after"]
+
+# The ledger refuses the TRUNCATE that empties the database after a
+# transactional test on PostgreSQL; purge_ledger_after empties it first.
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("purge_ledger_after"),
+]
 
 
 class Codes:

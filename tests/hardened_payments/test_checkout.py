@@ -150,10 +150,11 @@ def test_a_double_submit_opens_one_session(session, tenant, people, stripe_stand
 
 
 def test_the_same_key_for_another_checkout_is_refused(session, tenant, people):
+    buyer, seller = people
     with pytest.raises(CheckoutMismatch):
-        open_session(tenant, *people, amount=5000)
+        open_session(tenant, buyer, seller, amount=5000)
     with pytest.raises(CheckoutMismatch):
-        open_session(TenantFactory(), *people)
+        open_session(TenantFactory(), buyer, seller)
     assert CheckoutSession.objects.count() == 1
 
 

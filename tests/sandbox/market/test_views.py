@@ -27,9 +27,11 @@ from hardened_payments.models import (
     CheckoutSession,
     LedgerTransfer,
     Payout,
+    PayoutDestination,
     Refund,
     WebhookEvent,
 )
+from hardened_rbac.models import Tenant
 from hardened_rbac.tenancy import unscoped, use_tenant
 from tests.factories import MembershipFactory, TenantFactory, UserFactory
 
@@ -95,7 +97,9 @@ def submit(client, path, data=None):
 
 
 def form_key(response):
-    return KEY_FIELD.search(response.content.decode()).group(1)
+    found = KEY_FIELD.search(response.content.decode())
+    assert found is not None, "the page has no idempotency key field"
+    return found.group(1)
 
 
 def start_checkout(client, world):
@@ -426,14 +430,14 @@ def test_the_payout_account_needs_step_up(client, world):
     signed_in(client, world["buyer"], verified=True)
     submit(client, target, {"account": "not an account"})
     submit(client, target, {"account": "acct_1Buyer"})
-    destination = payouts.PayoutDestination.objects.get(user=world["buyer"])
+    destination = PayoutDestination.objects.get(user=world["buyer"])
     assert destination.account == "acct_1Buyer"
 
 
 def test_the_seed_lists_two_items_in_acme_and_one_in_globex():
     tenants = {
-        "acme": TenantFactory(slug="acme"),
-        "globex": TenantFactory(slug="globex"),
+        "acme": Tenant.objects.create(slug="acme", name="Acme"),
+        "globex": Tenant.objects.create(slug="globex", name="Globex"),
     }
     carol = UserFactory(username="carol")
     out = io.StringIO()
@@ -449,4 +453,4 @@ def test_the_seed_lists_two_items_in_acme_and_one_in_globex():
         ("globex", "Brass desk lamp", "carol"),
     ]
     assert "/t/acme/market/" in out.getvalue()
-    assert payouts.PayoutDestination.objects.filter(user=carol).count() == 2
+    assert PayoutDestination.objects.filter(user=carol).count() == 2

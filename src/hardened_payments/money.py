@@ -115,8 +115,12 @@ class Money:
         return exponent(self.currency)
 
     def to_decimal(self) -> Decimal:
-        """Return the amount in major units, exactly."""
-        return Decimal(self.amount).scaleb(-self.exponent)
+        """Return the amount in major units, exactly, at any size.
+
+        Built from text, so the decimal context's precision (28 digits by
+        default) never rounds a large amount.
+        """
+        return Decimal(f"{self.amount}e-{self.exponent}")
 
     def __str__(self) -> str:
         return f"{self.to_decimal():.{self.exponent}f} {self.currency}"

@@ -187,3 +187,9 @@ def test_major_units_round_trip(amount, currency):
     money = Money(amount, currency)
     assert Money.from_major(money.to_decimal(), currency) == money
     assert Money.from_major(str(money).split()[0], currency) == money
+
+
+def test_major_units_stay_exact_beyond_the_decimal_context_precision():
+    money = Money(10**28 + 1, "USD")
+    assert str(money) == "100000000000000000000000000.01 USD"
+    assert Money.from_major(money.to_decimal(), "USD") == money

@@ -21,6 +21,7 @@ from tests.factories import (
 )
 from tests.hardened_rbac.helpers import audit_events, capture_audit
 from tests.hardened_rbac.testapp.models import (
+    Charter,
     Document,
     DocumentUserObjectPermission,
     Project,
@@ -64,6 +65,28 @@ def test_following_a_foreign_key_without_a_tenant_fails_closed(planted):
         fits = Task.objects.get(title="fits")
     with pytest.raises(TenantNotSet):
         fits.project  # noqa: B018
+
+
+def test_following_a_reverse_one_to_one_stays_in_the_tenant(planted):
+    a, b = planted
+    with use_tenant(a):
+        own = Project.objects.get(name="a1")
+        Charter.objects.create(project=own, goal="ship")
+        other = Project.objects.create(name="a2")
+    with unscoped(reason="plant a charter of b on a's project"):
+        Charter.objects.create(tenant=b, project=other, goal="spy")
+    with use_tenant(a):
+        assert Project.objects.get(name="a1").charter.goal == "ship"
+        with pytest.raises(Project.charter.RelatedObjectDoesNotExist):
+            Project.objects.get(name="a2").charter  # noqa: B018
+        with pytest.raises(CrossTenantRead):
+            list(Project.objects.select_related("charter"))
+        [a2] = Project.objects.filter(name="a2").prefetch_related("charter")
+        with pytest.raises(Project.charter.RelatedObjectDoesNotExist):
+            a2.charter  # noqa: B018
+        Project.objects.get(name="a2").delete()
+    with unscoped(reason="count what is left"):
+        assert list(Charter.objects.values_list("goal", flat=True)) == ["ship"]
 
 
 def test_refresh_from_db_stays_in_the_tenant(planted):

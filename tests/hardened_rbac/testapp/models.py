@@ -120,3 +120,12 @@ class FriendRequest(TenantScopedModel):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
     )
     accepted = models.BooleanField(default=False)
+
+
+class Charter(TenantScopedModel):
+    """One per project, to follow a reverse one-to-one into the scope."""
+
+    project = models.OneToOneField(
+        Project, on_delete=models.CASCADE, related_name="charter"
+    )
+    goal = models.CharField(max_length=100)

@@ -286,6 +286,47 @@ HARDENED_PRIVACY_CLASSIFICATION: dict[str, dict[str, object]] = {
         ("tenant", "sender", "recipient", "status", "created_at", "answered_at"),
         "internal",
     ),
+    "market.Listing": dict.fromkeys(
+        (
+            "tenant",
+            "seller",
+            "title",
+            "description",
+            "price",
+            "currency",
+            "is_active",
+            "created_at",
+        ),
+        "internal",
+    ),
+    "market.Order": dict.fromkeys(
+        (
+            "tenant",
+            "listing",
+            "buyer",
+            "seller",
+            "amount",
+            "fee",
+            "currency",
+            "status",
+            "checkout",
+            "idempotency_key",
+            "created_at",
+            "paid_at",
+        ),
+        "internal",
+    ),
+    "market.LocalProviderObject": dict.fromkeys(
+        (
+            "kind",
+            "object_id",
+            "idempotency_key",
+            "request_digest",
+            "data",
+            "created_at",
+        ),
+        "internal",
+    ),
 }
 
 # Versioned prompt templates; check with manage.py hardened_privacy_lint_prompts.

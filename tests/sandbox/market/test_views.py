@@ -7,6 +7,7 @@ calls and its pages deliver signed events to the real webhook endpoint.
 import io
 import json
 import re
+import threading
 import time
 from urllib.parse import urlencode
 
@@ -454,3 +455,37 @@ def test_the_seed_lists_two_items_in_acme_and_one_in_globex():
     ]
     assert "/t/acme/market/" in out.getvalue()
     assert PayoutDestination.objects.filter(user=carol).count() == 2
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_simultaneous_submits_of_one_form_open_one_session(world):
+    from django.db import connection
+    from django.test import Client
+
+    path = url(world["tenant"], "checkout", world["listing"].pk)
+    barrier = threading.Barrier(8)
+    statuses: list[int] = []
+
+    def worker():
+        try:
+            client = signed_in(Client(), world["buyer"])
+            barrier.wait(timeout=30)
+            response = submit(client, path, {"idempotency_key": "same-form"})
+            statuses.append(response.status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert len(statuses) == 8
+    assert set(statuses) <= {303, 409}
+    assert 303 in statuses
+    assert CheckoutSession.objects.count() == 1
+    assert LocalProviderObject.objects.filter(kind="checkout.session").count() == 1
+    with use_tenant(world["tenant"]):
+        assert Order.objects.count() == 1

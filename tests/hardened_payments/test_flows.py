@@ -38,6 +38,9 @@ class RecordingProvider:
     def retrieve_payout(self, payout_id, destination):
         raise AssertionError("refund tests never fetch payouts")
 
+    def create_checkout_session(self, **kwargs):
+        raise AssertionError("refund tests never open checkout sessions")
+
     def balance_transactions(self, *, created_from, created_to, page_size):
         raise AssertionError("refund tests never reconcile")
 

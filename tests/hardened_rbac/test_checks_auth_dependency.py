@@ -32,7 +32,7 @@ def test_each_feature_without_hardened_auth_is_an_error():
         ("hardened_rbac.E014", checks.E014_MSG % feature) for feature in FEATURES
     ]
     assert all(
-        m.hint.startswith("Add 'hardened_auth' to INSTALLED_APPS")
+        (m.hint or "").startswith("Add 'hardened_auth' to INSTALLED_APPS")
         for m in checks.check_auth_dependency()
     )
 

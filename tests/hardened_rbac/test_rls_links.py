@@ -5,11 +5,13 @@ before it reads, since superusers bypass every policy.
 """
 
 from types import SimpleNamespace
+from typing import cast
 
 import pytest
 from django.apps import apps
 from django.contrib.auth.models import Group
 from django.db import DatabaseError, connection, transaction
+from django.db.migrations.state import ProjectState
 
 from hardened_rbac import checks
 from hardened_rbac.internal.rls import link_sides
@@ -159,7 +161,7 @@ def test_operation_deconstructs_and_describes_itself():
 @pytest.mark.django_db
 def test_operation_refuses_a_field_with_no_tenant_on_either_side():
     operation = EnableTenantLinkRowLevelSecurity("group", "permissions")
-    state = SimpleNamespace(apps=apps)
+    state = cast(ProjectState, SimpleNamespace(apps=apps))
     with (
         pytest.raises(ValueError, match="Neither side"),
         connection.schema_editor(atomic=False) as editor,

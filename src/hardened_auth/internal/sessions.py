@@ -4,9 +4,11 @@ import hashlib
 import logging
 import secrets
 import time
+from typing import Any
 
 from django.contrib.auth import logout
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import connections, router
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
@@ -77,20 +79,64 @@ def end(request: HttpRequest, reason: str) -> None:
     logout(request)
 
 
+_LOOKUP_SID = "hardened_auth.lookup.sid"
+_LOOKUP_USER = -1
+_lookup_sql: dict[str, tuple[str, int, int]] = {}
+
+
+def _compiled_lookup(alias: str) -> tuple[str, int, int]:
+    """The SQL of the per-request row lookup on ``alias``, compiled once.
+
+    The ORM builds the statement from placeholder values; the positions of
+    those values tell where the session hash and the user id go.
+    """
+    compiled = _lookup_sql.get(alias)
+    if compiled is None:
+        queryset = (
+            UserSession.objects.using(alias)
+            .filter(sid_hash=_LOOKUP_SID, user_id=_LOOKUP_USER)
+            .values_list("pk", "rotate_pending")
+        )
+        sql, params = queryset.query.get_compiler(alias).as_sql()
+        compiled = (sql, params.index(_LOOKUP_SID), params.index(_LOOKUP_USER))
+        _lookup_sql[alias] = compiled
+    return compiled
+
+
+def _find_row(sid: str, user: AbstractBaseUser) -> tuple[int, bool] | None:
+    """Return the id and rotation flag of the row of ``sid`` owned by ``user``.
+
+    Every signed-in request runs this lookup, so it skips building the query
+    anew and runs the statement compiled for its database directly.
+    """
+    alias = router.db_for_read(UserSession)
+    connection = connections[alias]
+    sql, sid_at, user_at = _compiled_lookup(alias)
+    params: list[Any] = [None, None]
+    params[sid_at] = sid_hash(sid)
+    params[user_at] = UserSession._meta.get_field("user").get_db_prep_value(
+        user.pk, connection
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return None if row is None else (int(row[0]), bool(row[1]))
+
+
 def check(request: HttpRequest) -> None:
     """End the session if it is revoked, too old, idle or on another device."""
     session = request.session
     sid = session.get(SID_KEY)
+    user = request.user
     row = (
-        UserSession.objects.filter(sid_hash=sid_hash(sid), user_id=str(request.user.pk))
-        .only("pk", "rotate_pending")
-        .first()
-        if isinstance(sid, str)
+        _find_row(sid, user)
+        if isinstance(sid, str) and isinstance(user, AbstractBaseUser)
         else None
     )
     if row is None:
         end(request, "revoked")
         return
+    row_pk, rotate_pending = row
 
     now = int(time.time())
     started = session.get(STARTED_KEY)
@@ -111,15 +157,15 @@ def check(request: HttpRequest) -> None:
         end(request, "device_mismatch")
         return
 
-    if row.rotate_pending:
+    if rotate_pending:
         session.cycle_key()
-        UserSession.objects.filter(pk=row.pk).update(rotate_pending=False)
+        UserSession.objects.filter(pk=row_pk).update(rotate_pending=False)
         audit.emit(
             "session_renewed", outcome="success", request=request, cause="privilege"
         )
     if now - seen >= SEEN_WRITE_INTERVAL:
         session[SEEN_KEY] = now
-        UserSession.objects.filter(pk=row.pk).update(last_seen_at=timezone.now())
+        UserSession.objects.filter(pk=row_pk).update(last_seen_at=timezone.now())
 
 
 def forget(request: HttpRequest) -> None:

@@ -40,21 +40,16 @@ def seed(tenants: dict[str, Tenant], users: dict[str, Any], stdout: TextIO) -> N
         if provider.is_active():
             payouts.set_destination(tenant, seller.pk, f"acct_sandbox{seller.pk}", None)
 
-    stdout.write("Market: carol sells in acme and globex.")
-    stdout.write(
-        "  Sign in as alice, open http://127.0.0.1:8000/t/acme/market/ and buy; "
-        "sign in as carol to see the sale, refund part of it and pay out "
-        "(/t/acme/market/balance/; payouts ask for a second factor, so add "
-        "one under Devices first)."
-    )
+    stdout.write("Market: carol sells two things in acme and one in globex.")
+    stdout.write("  Sign in as alice and buy at http://127.0.0.1:8000/t/acme/market/;")
+    stdout.write("  sign in as carol to see the sale and her ledger balance at")
+    stdout.write("  /t/acme/market/balance/, refund part of it from the order page,")
+    stdout.write("  and pay out (add a second factor under Devices first: payouts")
+    stdout.write("  ask for a fresh one).")
     if provider.is_active():
-        stdout.write(
-            "  No Stripe keys are set: the sandbox plays Stripe, and its pages "
-            "send signed webhook events to /payments/webhooks/stripe/."
-        )
+        stdout.write("  No Stripe keys are set, so the sandbox plays Stripe: its pages")
+        stdout.write("  send signed events to /payments/webhooks/stripe/.")
     else:
-        stdout.write(
-            "  Stripe test mode: forward events with `stripe listen --forward-to "
-            "127.0.0.1:8000/payments/webhooks/stripe/` and set carol's connected "
-            "account on the balance page."
-        )
+        stdout.write("  Stripe test mode: forward events with `stripe listen")
+        stdout.write("  --forward-to 127.0.0.1:8000/payments/webhooks/stripe/` and set")
+        stdout.write("  carol's connected account on her balance page.")

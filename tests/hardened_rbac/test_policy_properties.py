@@ -3,7 +3,12 @@
 Hypothesis builds small worlds of two tenants, users, memberships, roles and
 grants, follows, groups, posts and conversations, then asks every declared
 policy for every user (and an anonymous visitor) in every tenant.
+
+Each world costs dozens of queries, so CI builds a small number of them;
+``HYPOTHESIS_POLICY_EXAMPLES=1000`` searches longer.
 """
+
+import os
 
 import pytest
 from django.contrib.auth.models import AnonymousUser, Group, Permission
@@ -150,8 +155,11 @@ def _build(spec, users, tenants):
             assign_perm(perm, users[u], target)
 
 
+EXAMPLES = int(os.environ.get("HYPOTHESIS_POLICY_EXAMPLES", "30"))
+
+
 @settings(
-    max_examples=30,
+    max_examples=EXAMPLES,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

@@ -50,6 +50,7 @@ class HardenedAuthConfig(AppConfig):
         checks.register(auth_checks.check_tokens, checks.Tags.security)
         checks.register(auth_checks.check_velocity, checks.Tags.security)
         checks.register(auth_checks.check_oidc, checks.Tags.security)
+        checks.register(auth_checks.check_synthetic, checks.Tags.security)
         checks.register(
             auth_checks.check_oidc_database_apps,
             checks.Tags.security,

@@ -606,3 +606,29 @@ def check_oidc_transport(**kwargs: Any) -> list[CheckMessage]:
         if isinstance(app_config, Mapping)
         and is_insecure_server_url(app_config.get("server_url"))
     ]
+
+
+E028_MSG = (
+    "HARDENED_AUTH_SYNTHETIC_EMAIL, HARDENED_AUTH_SYNTHETIC_PASSWORD and "
+    "HARDENED_AUTH_SYNTHETIC_TENANT must be strings, and the email and "
+    "password are set together."
+)
+
+
+def check_synthetic(**kwargs: Any) -> list[CheckMessage]:
+    values = (
+        app_settings.SYNTHETIC_EMAIL,
+        app_settings.SYNTHETIC_PASSWORD,
+        app_settings.SYNTHETIC_TENANT,
+    )
+    if all(isinstance(v, str) for v in values) and bool(values[0]) == bool(values[1]):
+        return []
+    return [
+        Error(
+            E028_MSG,
+            hint="Set both from the environment, for example "
+            "HARDENED_AUTH_SYNTHETIC_PASSWORD = os.environ.get("
+            "'SYNTHETIC_PASSWORD', ''), or leave all three empty.",
+            id="hardened_auth.E028",
+        )
+    ]

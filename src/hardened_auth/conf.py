@@ -162,5 +162,20 @@ class AuthSettings:
         value = self._get("OIDC_ALLOWED_SCOPES", DEFAULT_OIDC_ALLOWED_SCOPES)
         return value  # type: ignore[return-value]
 
+    @property
+    def SYNTHETIC_EMAIL(self) -> str:
+        """Address of the dedicated account the synthetic checks sign in as."""
+        return self._get("SYNTHETIC_EMAIL", "")  # type: ignore[return-value]
+
+    @property
+    def SYNTHETIC_PASSWORD(self) -> str:
+        """Password of the synthetic account; read it from the environment."""
+        return self._get("SYNTHETIC_PASSWORD", "")  # type: ignore[return-value]
+
+    @property
+    def SYNTHETIC_TENANT(self) -> str:
+        """Slug of the tenant the synthetic test-mode charge runs in, or ''."""
+        return self._get("SYNTHETIC_TENANT", "")  # type: ignore[return-value]
+
 
 app_settings = AuthSettings()

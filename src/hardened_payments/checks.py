@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 from django.apps import apps
+from django.conf import settings
 from django.core.checks import CheckMessage, Error
 from django.utils.module_loading import import_string
 
@@ -36,6 +37,10 @@ E012_MSG = (
 E011_MSG = "hardened_payments needs %s in INSTALLED_APPS."
 E013_MSG = (
     "HARDENED_PAYMENTS_PROVIDER must be the dotted path of a payment provider class."
+)
+E014_MSG = (
+    "HARDENED_AUTH_SYNTHETIC_TENANT turns on synthetic charges, but "
+    "HARDENED_PAYMENTS_STRIPE_API_KEY is a live key."
 )
 
 REQUIRED_APPS = {
@@ -145,6 +150,19 @@ def check_stripe_api_key(**kwargs: Any) -> list[CheckMessage]:
     )
 
 
+def check_synthetic_charges_in_test_mode(**kwargs: Any) -> list[CheckMessage]:
+    key = app_settings.STRIPE_API_KEY
+    tenant = getattr(settings, "HARDENED_AUTH_SYNTHETIC_TENANT", "")
+    if not tenant or not isinstance(key, str) or "_live_" not in key:
+        return []
+    return _error(
+        E014_MSG,
+        "Run the synthetic checks against a deployment with Stripe test keys, "
+        "or leave HARDENED_AUTH_SYNTHETIC_TENANT empty to skip the charge.",
+        14,
+    )
+
+
 def check_provider(**kwargs: Any) -> list[CheckMessage]:
     path = app_settings.PROVIDER
     try:
@@ -233,6 +251,7 @@ ALL_CHECKS = [
     check_webhook_max_body_bytes,
     check_webhook_max_attempts,
     check_stripe_api_key,
+    check_synthetic_charges_in_test_mode,
     check_provider,
     check_refund_step_up_above,
     check_no_card_data_fields,

@@ -226,3 +226,21 @@ def test_missing_required_apps_fail(monkeypatch):
 
 def test_required_apps_pass():
     assert checks.check_required_apps() == []
+
+
+@pytest.mark.parametrize(
+    ("tenant", "key", "ids"),
+    [
+        ("synthetic", "sk_live_123", ["hardened_payments.E014"]),
+        ("synthetic", "rk_live_123", ["hardened_payments.E014"]),
+        ("synthetic", "sk_test_123", []),
+        ("", "sk_live_123", []),
+    ],
+)
+def test_synthetic_charges_need_a_test_key(tenant, key, ids):
+    with override_settings(
+        HARDENED_AUTH_SYNTHETIC_TENANT=tenant, HARDENED_PAYMENTS_STRIPE_API_KEY=key
+    ):
+        messages = checks.check_synthetic_charges_in_test_mode()
+    assert [m.id for m in messages] == ids
+    assert all(m.msg == checks.E014_MSG for m in messages)

@@ -131,10 +131,7 @@ def sign_in(
     landed = _expect(
         _form_post(session, login_path, {"login": email, "password": password}), 200
     )
-    if (
-        urlsplit(landed.url).path
-        == urlsplit(session.url(login_path)).path
-    ):
+    if urlsplit(landed.url).path == urlsplit(session.url(login_path)).path:
         raise CheckFailed("the login form was shown again: credentials refused")
     account = _expect(session.request("GET", account_path), 200)
     if urlsplit(account.url).path != urlsplit(session.url(account_path)).path:

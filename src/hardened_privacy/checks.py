@@ -19,6 +19,11 @@ E003_MSG = (
 E004_MSG = "HARDENED_PRIVACY_ACTIVE_KEY must name a key in HARDENED_PRIVACY_KEYS."
 E005_MSG = "A key in HARDENED_PRIVACY_KEYS belongs to another environment."
 E006_MSG = "Models use encrypted fields but HARDENED_PRIVACY_ACTIVE_KEY is not set."
+E015_MSG = "Models use blind indexes but HARDENED_PRIVACY_BLIND_INDEX_KEY is not set."
+E016_MSG = (
+    "An AuditLogHandler is attached to a logger but HARDENED_PRIVACY_AUDIT_KEY "
+    "is not set."
+)
 
 _ENVIRONMENT = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
 
@@ -71,6 +76,57 @@ def _models_use_encryption() -> bool:
     )
 
 
+def _models_use_blind_index() -> list[str]:
+    from hardened_privacy.fields import BlindIndexField
+
+    return sorted(
+        f"{model._meta.label}.{field.name}"
+        for model in apps.get_models()
+        for field in model._meta.concrete_fields
+        if isinstance(field, BlindIndexField)
+    )
+
+
+def _audit_handler_loggers() -> list[str]:
+    from hardened_privacy.audit import AuditLogHandler
+
+    return sorted(
+        {
+            logger_.name or "root"
+            for logger_ in _watched_loggers()
+            for handler in logger_.handlers
+            if isinstance(handler, AuditLogHandler)
+        }
+    )
+
+
+def _missing_secret_keys() -> list[CheckMessage]:
+    messages: list[CheckMessage] = []
+    unset = (_MISSING, None)
+    indexed = _models_use_blind_index() if _raw("BLIND_INDEX_KEY") in unset else []
+    if indexed:
+        messages.append(
+            Error(
+                E015_MSG,
+                hint="Configure a key of at least 32 bytes for: "
+                + ", ".join(indexed)
+                + "; see docs/hardened_privacy_keys.md.",
+                id="hardened_privacy.E015",
+            )
+        )
+    audited = _audit_handler_loggers() if _raw("AUDIT_KEY") in unset else []
+    if audited:
+        messages.append(
+            Error(
+                E016_MSG,
+                hint="Without it every audit event is lost; configure a key of at "
+                "least 32 bytes. Loggers: " + ", ".join(audited) + ".",
+                id="hardened_privacy.E016",
+            )
+        )
+    return messages
+
+
 def check_keys(**kwargs: Any) -> list[CheckMessage]:
     messages: list[CheckMessage] = []
     providers = getattr(settings, "HARDENED_PRIVACY_KEY_PROVIDERS", {})
@@ -94,7 +150,7 @@ def check_keys(**kwargs: Any) -> list[CheckMessage]:
                 id="hardened_privacy.E003",
             )
         )
-        return messages
+        return messages + _missing_secret_keys()
     if active is not None and active not in keys:
         messages.append(
             Error(
@@ -122,7 +178,7 @@ def check_keys(**kwargs: Any) -> list[CheckMessage]:
                 id="hardened_privacy.E006",
             )
         )
-    return messages
+    return messages + _missing_secret_keys()
 
 
 E050_MSG = (

@@ -93,3 +93,65 @@ def test_encrypted_models_without_active_key_fail():
         messages = checks.check_keys()
     assert ids(messages) == ["hardened_privacy.E006"]
     assert messages[0].msg == checks.E006_MSG
+
+
+def test_blind_indexes_without_their_key_fail():
+    with override_settings(HARDENED_PRIVACY_BLIND_INDEX_KEY=None):
+        messages = checks.check_keys()
+    assert ids(messages) == ["hardened_privacy.E015"]
+    assert messages[0].msg == checks.E015_MSG
+    assert "hardened_privacy_tests.Patient.email_index" in str(messages[0].hint)
+
+
+def test_blind_index_key_is_not_needed_without_blind_indexes(monkeypatch):
+    from tests.hardened_privacy.testapp.models import PlainPatient
+
+    monkeypatch.setattr(checks.apps, "get_models", lambda: [PlainPatient])
+    with override_settings(
+        HARDENED_PRIVACY_BLIND_INDEX_KEY=None, HARDENED_PRIVACY_ACTIVE_KEY=None
+    ):
+        assert checks.check_keys() == []
+
+
+def test_blind_index_key_check_survives_malformed_keys():
+    with override_settings(
+        HARDENED_PRIVACY_KEYS=[], HARDENED_PRIVACY_BLIND_INDEX_KEY=None
+    ):
+        messages = checks.check_keys()
+    assert ids(messages) == ["hardened_privacy.E003", "hardened_privacy.E015"]
+
+
+def test_audit_handler_without_audit_key_fails():
+    with override_settings(HARDENED_PRIVACY_AUDIT_KEY=None):
+        messages = checks.check_keys()
+    assert ids(messages) == ["hardened_privacy.E016"]
+    assert messages[0].msg == checks.E016_MSG
+    assert "hardened_privacy.audit" in str(messages[0].hint)
+
+
+def test_audit_handler_on_an_unlisted_logger_is_found():
+    import logging
+
+    from hardened_privacy.audit import AuditLogHandler
+
+    handler = AuditLogHandler()
+    logging.getLogger("hardened_checks_probe").addHandler(handler)
+    try:
+        with override_settings(HARDENED_PRIVACY_AUDIT_KEY=None, LOGGING={}):
+            hint = str(checks.check_keys()[0].hint)
+    finally:
+        logging.getLogger("hardened_checks_probe").removeHandler(handler)
+    assert "hardened_checks_probe" in hint
+
+
+def test_audit_key_is_not_needed_without_an_audit_handler(monkeypatch):
+    import logging
+
+    from hardened_privacy.audit import AuditLogHandler
+
+    for name in list(logging.Logger.manager.loggerDict):
+        logger_ = logging.getLogger(name)
+        kept = [h for h in logger_.handlers if not isinstance(h, AuditLogHandler)]
+        monkeypatch.setattr(logger_, "handlers", kept)
+    with override_settings(HARDENED_PRIVACY_AUDIT_KEY=None):
+        assert checks.check_keys() == []

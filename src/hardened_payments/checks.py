@@ -13,7 +13,9 @@ from django.utils.module_loading import import_string
 from hardened_payments.conf import app_settings
 from hardened_payments.internal.currencies import EXPONENTS
 
-E001_MSG = "HARDENED_PAYMENTS_DEFAULT_CURRENCY must be an ISO 4217 code."
+E001_MSG = (
+    "HARDENED_PAYMENTS_DEFAULT_CURRENCY must be an ISO 4217 code with a minor unit."
+)
 E002_MSG = "HARDENED_PAYMENTS_IDEMPOTENCY_KEY_TTL must be a positive integer."
 E003_MSG = "HARDENED_PAYMENTS_WEBHOOK_SECRETS must be a list of 'whsec_' secrets."
 E004_MSG = "HARDENED_PAYMENTS_WEBHOOK_TOLERANCE must be an integer from 1 to 600."
@@ -63,8 +65,6 @@ PROVIDER_METHODS = (
     "balance_transactions",
 )
 
-_CURRENCY_CODE = re.compile(r"^[A-Z]{3}$")
-
 
 def _positive_int(value: object) -> bool:
     return type(value) is int and value > 0
@@ -75,9 +75,11 @@ def _error(msg: str, hint: str, number: int) -> list[CheckMessage]:
 
 
 def check_default_currency(**kwargs: Any) -> list[CheckMessage]:
-    if _CURRENCY_CODE.match(app_settings.DEFAULT_CURRENCY):
+    if app_settings.DEFAULT_CURRENCY in EXPONENTS:
         return []
-    return _error(E001_MSG, "Use three upper-case letters, such as 'USD'.", 1)
+    return _error(
+        E001_MSG, "Use an upper-case code with a minor unit, such as 'USD'.", 1
+    )
 
 
 def check_idempotency_key_ttl(**kwargs: Any) -> list[CheckMessage]:

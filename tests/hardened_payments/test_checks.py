@@ -10,8 +10,8 @@ CASES: list[tuple] = [
     (
         checks.check_default_currency,
         "DEFAULT_CURRENCY",
-        ["usd", "US", "USDT", "", "12 "],
-        ["USD", "JPY"],
+        ["usd", "US", "USDT", "", "12 ", "XXX", "ABC", "XAU"],
+        ["USD", "JPY", "KWD"],
         "E001",
         checks.E001_MSG,
     ),

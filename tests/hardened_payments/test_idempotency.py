@@ -3,7 +3,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
@@ -262,6 +262,21 @@ def test_purge_command_removes_only_expired_keys(member, capsys):
     assert sorted(IdempotencyKey.objects.values_list("key", flat=True)) == ["k5", "k6"]
     assert "2/5" in out
     assert "5/5" in out
+
+
+@pytest.mark.parametrize("size", ["0", "-1"])
+def test_purge_command_refuses_an_empty_batch(member, size):
+    IdempotencyKey.objects.create(
+        user=member.user,
+        key="old",
+        fingerprint="f",
+        state=IdempotencyKey.State.COMPLETED,
+        created_at=timezone.now() - timedelta(days=2),
+        expires_at=timezone.now() - timedelta(seconds=1),
+    )
+    with pytest.raises(CommandError, match="--batch-size must be at least 1"):
+        call_command("hardened_payments_purge_idempotency_keys", "--batch-size", size)
+    assert IdempotencyKey.objects.count() == 1
 
 
 @pytest.mark.postgres

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from hardened_payments.models import IdempotencyKey
@@ -20,8 +20,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         batch_size = options["batch_size"]
         if batch_size < 1:
-            self.stderr.write("--batch-size must be at least 1.")
-            return
+            raise CommandError("--batch-size must be at least 1.")
         now = timezone.now()
         expired = IdempotencyKey.objects.filter(expires_at__lte=now)
         total = expired.count()

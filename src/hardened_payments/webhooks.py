@@ -41,7 +41,7 @@ def stripe_webhook(request: HttpRequest) -> HttpResponse:
         header = request.META.get(_webhooks.SIGNATURE_HEADER)
         event = _webhooks.verify(body, header)
         assert header is not None
-        stored = _webhooks.record(event, header)
+        stored = _webhooks.record(event, body, header)
     except _webhooks.Refused as refused:
         return _refuse(request, refused)
 

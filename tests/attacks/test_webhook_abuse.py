@@ -187,12 +187,21 @@ def test_hostile_webhooks_are_refused_and_change_nothing(
     assert payment.status == Payment.Status.REQUIRES_ACTION
 
 
-def test_a_replayed_delivery_is_refused_and_changes_nothing(client, payment):
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        pytest.param(lambda h: h, id="as sent"),
+        pytest.param(lambda h: h + ",x=1", id="junk appended"),
+        pytest.param(lambda h: h + ",v1=" + "0" * 64, id="extra v1"),
+        pytest.param(lambda h: ",".join(reversed(h.split(","))), id="reordered"),
+    ],
+)
+def test_a_replayed_delivery_is_refused_and_changes_nothing(client, payment, tamper):
     payload = _payload()
     header = sign(payload)
     assert deliver(client, payload=payload, header=header).status_code == 200
     before = everything()
-    replay = deliver(client, payload=payload, header=header)
+    replay = deliver(client, payload=payload, header=tamper(header))
     assert (replay.status_code, replay.json()) == (409, {"error": "replayed_signature"})
     assert everything() == before
 

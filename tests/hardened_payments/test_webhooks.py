@@ -152,6 +152,36 @@ def test_a_replayed_request_is_refused(client, payment):
     assert untouched() == before
 
 
+@pytest.mark.parametrize(
+    "junk",
+    [",x=1", ",v1=" + "0" * 64, ",v0=" + "f" * 64, ", v1=ab", ",t2=7"],
+)
+def test_a_replay_with_junk_appended_to_the_header_is_refused(client, payment, junk):
+    payload = json.dumps(stripe_event())
+    header = sign(payload)
+    assert deliver(client, payload=payload, header=header).status_code == 200
+    before = untouched()
+
+    replay = deliver(client, payload=payload, header=header + junk)
+
+    assert replay.status_code == 409
+    assert replay.json() == {"error": "replayed_signature"}
+    assert untouched() == before
+    assert WebhookEvent.objects.get().attempts == 1
+
+
+def test_a_replay_with_the_entries_reordered_is_refused(client, payment):
+    payload = json.dumps(stripe_event())
+    header = sign(payload)
+    assert deliver(client, payload=payload, header=header).status_code == 200
+    stamp, signature = header.split(",")
+
+    replay = deliver(client, payload=payload, header=f"{signature},{stamp}")
+
+    assert replay.status_code == 409
+    assert replay.json() == {"error": "replayed_signature"}
+
+
 def test_a_redelivered_event_id_is_acknowledged_but_not_processed_again(
     client, payment
 ):

@@ -120,14 +120,25 @@ def verify(body: bytes, header: str | None) -> dict[str, Any]:
     return event
 
 
-def record(event: dict[str, Any], header: str) -> WebhookEvent | None:
+def signed_digest(body: bytes, header: str) -> str:
+    """Digest of what the signature covers: the timestamp and the body.
+
+    Entries added to the header (junk, extra ``v1=`` values, other schemes)
+    do not change it, so a replay cannot be disguised as a new delivery.
+    """
+    signed = str(_timestamp(header)).encode() + b"." + body
+    return hashlib.sha256(signed).hexdigest()
+
+
+def record(event: dict[str, Any], body: bytes, header: str) -> WebhookEvent | None:
     """Store a verified event; ``None`` when its id was already stored.
 
-    A signature header seen before is a replay of the very same request and
-    is refused; the same event id under a new signature is the provider
-    delivering again and is acknowledged without processing it twice.
+    A signed timestamp and body seen before is a replay of the very same
+    request and is refused, whatever else the header carries; the same event
+    id under a new signature is the provider delivering again and is
+    acknowledged without processing it twice.
     """
-    digest = hashlib.sha256(header.encode()).hexdigest()
+    digest = signed_digest(body, header)
     if WebhookEvent.objects.filter(signature_digest=digest).exists():
         raise Refused(409, "replayed_signature")
     if WebhookEvent.objects.filter(event_id=event["id"]).exists():

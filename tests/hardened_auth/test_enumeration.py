@@ -19,7 +19,7 @@ from tests.factories import DEFAULT_PASSWORD, UserFactory
 pytestmark = pytest.mark.django_db
 
 NEW_PASSWORD = "a brand new passphrase 4 signup"
-CSRF = re.compile(rb'name="csrfmiddlewaretoken" value="[^"]+"')
+CSRF = re.compile(rb'name="csrfmiddlewaretoken" value="[^"]+"|"csrfToken": "[^"]+"')
 VARIABLE_HEADERS = {"Set-Cookie", "Expires", "Date"}
 EMAIL = re.compile(rb"[0-9a-f]{10}@example\.com")
 

@@ -26,6 +26,11 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 NO_DEVICE_CHECKED_KEY = "hardened_auth.no_device_checked_at"
 NO_DEVICE_RECHECK_SECONDS = 60
 
+TOKEN_OBTAIN_VIEW = "hardened_auth:token"
+API_VIEWS = frozenset(
+    {TOKEN_OBTAIN_VIEW, "hardened_auth:token_refresh", "hardened_auth:token_revoke"}
+)
+
 SECOND_FACTOR_EXEMPT_VIEWS = frozenset(
     {
         "hardened_auth:step_up",
@@ -44,7 +49,9 @@ class RateLimitMiddleware:
     The view, and so any password hashing, runs only when the attempt is
     within every limit of its scope. When the cache cannot count, the attempt
     is refused with ``503``: a limiter that cannot count must not let
-    guesses through.
+    guesses through. Sign-ins (the ``login`` scope and the API token
+    endpoint) also pass the velocity friction: delay, challenge, lock. The
+    token endpoints always answer in JSON.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -62,9 +69,11 @@ class RateLimitMiddleware:
     ) -> HttpResponse | None:
         if request.method in SAFE_METHODS or request.resolver_match is None:
             return None
-        scope = app_settings.RATE_LIMITED_VIEWS.get(request.resolver_match.view_name)
+        view_name = request.resolver_match.view_name
+        scope = app_settings.RATE_LIMITED_VIEWS.get(view_name)
         if scope is None:
             return None
+        as_json = True if view_name in API_VIEWS else None
 
         try:
             decision = limiter.check(request, scope)
@@ -76,10 +85,12 @@ class RateLimitMiddleware:
                 target=scope,
                 cause="limiter_unavailable",
             )
-            return limiter_unavailable_response(request)
+            return limiter_unavailable_response(request, as_json)
 
         if decision.allowed:
-            return self._apply_friction(request) if scope == "login" else None
+            if scope == "login" or view_name == TOKEN_OBTAIN_VIEW:
+                return self._apply_friction(request, scope, as_json)
+            return None
         audit.emit(
             "excess_rate_limit_exceeded",
             outcome="denied",
@@ -89,10 +100,12 @@ class RateLimitMiddleware:
             retry_after=decision.retry_after,
         )
         logger.warning("rate limit %s.%s exceeded", scope, decision.dimension)
-        return rate_limited_response(request, decision.retry_after)
+        return rate_limited_response(request, decision.retry_after, as_json)
 
     @staticmethod
-    def _apply_friction(request: HttpRequest) -> HttpResponse | None:
+    def _apply_friction(
+        request: HttpRequest, scope: str, as_json: bool | None
+    ) -> HttpResponse | None:
         try:
             current = velocity.friction(request)
             if current.stage is None or (
@@ -100,7 +113,7 @@ class RateLimitMiddleware:
             ):
                 return None
         except RateLimiterUnavailable:
-            return limiter_unavailable_response(request)
+            return limiter_unavailable_response(request, as_json)
 
         event = {
             "delay": "excess_rate_limit_exceeded",
@@ -111,15 +124,15 @@ class RateLimitMiddleware:
             event,
             outcome="denied",
             request=request,
-            target="login",
+            target=scope,
             dimension=current.dimension,
             stage=current.stage,
         )
         if current.stage == "challenge":
             return challenge_required_response(
-                request, velocity.new_challenge(), current.retry_after
+                request, velocity.new_challenge(), current.retry_after, as_json
             )
-        return rate_limited_response(request, current.retry_after)
+        return rate_limited_response(request, current.retry_after, as_json)
 
 
 class SecondFactorMiddleware:

@@ -195,3 +195,70 @@ def test_successful_sign_in_below_thresholds_is_untouched():
         "/admin/login/", {"username": user.username, "password": DEFAULT_PASSWORD}
     )
     assert response.status_code == 200
+
+
+def _fail_token(email: str, times: int) -> None:
+    for _ in range(times):
+        request = RequestFactory().post(
+            "/auth/token/", {"login": email}, REMOTE_ADDR="198.51.100.1"
+        )
+        velocity.record_failure(request)
+
+
+def _token(email: str, password: str = DEFAULT_PASSWORD, **data: str):
+    """Ask the token endpoint for a pair the way an API client does."""
+    return Client(REMOTE_ADDR=_ip()).post(
+        "/auth/token/", {"login": email, "password": password, **data}
+    )
+
+
+def test_failed_token_requests_are_counted_towards_friction():
+    user = UserFactory()
+    for _ in range(2):
+        assert _token(user.email, WRONG).status_code == 401
+    response = _token(user.email)
+    assert response.status_code == 429
+    assert json.loads(response.content)["error"] == "rate_limited"
+
+
+def test_locked_identifier_gets_429_from_the_token_endpoint(caplog):
+    user = UserFactory()
+    _fail_token(user.email.upper(), 5)
+    payload = _solve(velocity.new_challenge())
+    with caplog.at_level(logging.INFO, logger="hardened_auth.audit"):
+        response = _token(user.email, altcha=payload)
+    assert response.status_code == 429
+    assert response["Content-Type"] == "application/json"
+    assert json.loads(response.content)["error"] == "rate_limited"
+    assert int(response["Retry-After"]) > 0
+    assert b"access_token" not in response.content
+    [lock] = [r for r in caplog.records if r.getMessage() == "authn_login_lock"]
+    assert lock.hardened_audit["target"] == "token"
+
+
+def test_challenged_token_request_needs_a_solved_challenge():
+    user = UserFactory()
+    _fail_token(user.email, 3)
+    refused = _token(user.email)
+    assert refused.status_code == 429
+    assert refused["Content-Type"] == "application/json"
+    body = json.loads(refused.content)
+    assert body["error"] == "challenge_required"
+    assert b"access_token" not in refused.content
+
+    payload = _solve(body["challenge"])
+    granted = _token(user.email, altcha=payload)
+    assert granted.status_code == 200
+    assert "access_token" in json.loads(granted.content)
+    assert _token(user.email, altcha=payload).status_code == 429
+
+
+def test_token_refresh_is_not_held_back_by_sign_in_friction(settings):
+    settings.HARDENED_AUTH_VELOCITY_THRESHOLDS = {
+        "site": {"delay": None, "challenge": 1, "lock": None}
+    }
+    _fail_token(f"someone-{uuid.uuid4().hex[:8]}@example.com", 1)
+    response = Client(REMOTE_ADDR=_ip()).post(
+        "/auth/token/refresh/", {"refresh_token": "hrt_unknown"}
+    )
+    assert response.status_code == 401

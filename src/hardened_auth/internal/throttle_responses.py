@@ -10,11 +10,21 @@ from hardened_auth.internal.responses import safe_next, wants_json
 UNAVAILABLE_RETRY_AFTER = 30
 
 
+def _as_json(request: HttpRequest, as_json: bool | None) -> bool:
+    """``as_json`` when the view fixes the format, else what the client asked."""
+    return wants_json(request) if as_json is None else as_json
+
+
 def _respond(
-    request: HttpRequest, status: int, error: str, template: str, retry_after: int
+    request: HttpRequest,
+    status: int,
+    error: str,
+    template: str,
+    retry_after: int,
+    as_json: bool | None,
 ) -> HttpResponse:
     response: HttpResponse
-    if wants_json(request):
+    if _as_json(request, as_json):
         response = JsonResponse(
             {"error": error, "retry_after": retry_after}, status=status
         )
@@ -26,14 +36,26 @@ def _respond(
     return response
 
 
-def rate_limited_response(request: HttpRequest, retry_after: int) -> HttpResponse:
-    """``429`` with ``Retry-After``, as an HTML page or as JSON."""
+def rate_limited_response(
+    request: HttpRequest, retry_after: int, as_json: bool | None = None
+) -> HttpResponse:
+    """``429`` with ``Retry-After``, as an HTML page or as JSON.
+
+    With ``as_json`` left as ``None`` the client's headers choose the format.
+    """
     return _respond(
-        request, 429, "rate_limited", "hardened_auth/rate_limited.html", retry_after
+        request,
+        429,
+        "rate_limited",
+        "hardened_auth/rate_limited.html",
+        retry_after,
+        as_json,
     )
 
 
-def limiter_unavailable_response(request: HttpRequest) -> HttpResponse:
+def limiter_unavailable_response(
+    request: HttpRequest, as_json: bool | None = None
+) -> HttpResponse:
     """``503``: the limiter cannot count, so the attempt is not let through."""
     return _respond(
         request,
@@ -41,11 +63,15 @@ def limiter_unavailable_response(request: HttpRequest) -> HttpResponse:
         "rate_limiter_unavailable",
         "hardened_auth/limiter_unavailable.html",
         UNAVAILABLE_RETRY_AFTER,
+        as_json,
     )
 
 
 def challenge_required_response(
-    request: HttpRequest, challenge: dict[str, object], retry_after: int = 0
+    request: HttpRequest,
+    challenge: dict[str, object],
+    retry_after: int = 0,
+    as_json: bool | None = None,
 ) -> HttpResponse:
     """``429`` asking for a solved proof-of-work challenge with the next try.
 
@@ -54,7 +80,7 @@ def challenge_required_response(
     without JavaScript how long the challenge stays required.
     """
     response: HttpResponse
-    if wants_json(request):
+    if _as_json(request, as_json):
         response = JsonResponse(
             {"error": "challenge_required", "challenge": challenge}, status=429
         )

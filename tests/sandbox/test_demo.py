@@ -1,32 +1,45 @@
-import base64
 import io
-import re
 import uuid
 
 import pytest
 from django.core.cache import caches
 from django.core.management import call_command
 from django.db import connection
-from django_otp.oath import totp
+from django.test import Client
 
 from demo.models import Post
 from hardened_rbac import checks
 from hardened_rbac.exceptions import TenantNotSet
 from hardened_rbac.models import Membership, Tenant
 from hardened_rbac.tenancy import unscoped, use_tenant
+from tests.sandbox import seed_output
 
 pytestmark = pytest.mark.django_db
 
 
-def _seed(capsys) -> dict[str, str]:
+DEMO_USERS = {"admin", "alice", "bob", "carol"}
+
+
+def _run(capsys) -> str:
     call_command("sandbox_demo", skip_migrate=True)
-    out = capsys.readouterr().out
-    return dict(re.findall(r"^  (\w+)\s+\S+@\S+\s+(\S+)\s+tenants:", out, re.MULTILINE))
+    return str(capsys.readouterr().out)
 
 
-def test_demo_command_seeds_two_tenants_and_prints_logins(capsys):
+def _seed(capsys) -> dict[str, str]:
+    return seed_output.passwords(_run(capsys))
+
+
+def _signed_in_with_both_factors(client, capsys, username: str) -> None:
+    printed = _run(capsys)
+    password = seed_output.passwords(printed)[username]
+    factor = seed_output.second_factors(printed)[username]
+    assert client.login(username=username, password=password)
+    assert client.post("/auth/step-up/", {"code": factor.code()}).status_code == 302
+
+
+def test_demo_command_seeds_the_tenants_and_prints_logins(capsys):
     passwords = _seed(capsys)
-    assert set(passwords) == {"admin", "alice", "bob", "carol"}
+    assert set(passwords) == DEMO_USERS
     assert sorted(Tenant.objects.values_list("slug", flat=True)) == [
         "acme",
         "globex",
@@ -52,16 +65,14 @@ def test_demo_command_runs_twice_without_duplicating(capsys):
 
 
 def test_home_page_shows_only_the_visitors_tenants(client, capsys):
-    passwords = _seed(capsys)
-    assert client.login(username="bob", password=passwords["bob"])
+    _signed_in_with_both_factors(client, capsys, "bob")
     body = client.get("/").content.decode()
     assert "Globex Guild opens its doors." in body
     assert "Welcome to Acme" not in body
 
 
 def test_home_page_lists_the_posts_of_each_of_the_visitors_tenants(client, capsys):
-    passwords = _seed(capsys)
-    assert client.login(username="carol", password=passwords["carol"])
+    _signed_in_with_both_factors(client, capsys, "carol")
     body = client.get("/").content.decode()
     assert "in acme: Welcome to Acme" in body
     assert "in globex: Globex Guild opens its doors." in body
@@ -88,18 +99,15 @@ def test_home_page_anonymous_shows_no_posts(client, capsys):
 def test_admin_lists_tenants_for_the_demo_superuser(client):
     call_command("sandbox_demo", skip_migrate=True, stdout=(out := io.StringIO()))
     printed = out.getvalue()
-    password = re.search(r"^  admin\s+\S+\s+(\S+)", printed, re.MULTILINE)
-    secret = re.search(r"key \(base32\): (\S+)", printed)
-    assert password
-    assert secret
-    assert client.login(username="admin", password=password[1])
+    password = seed_output.passwords(printed)["admin"]
+    factor = seed_output.second_factors(printed)["admin"]
+    assert client.login(username="admin", password=password)
 
     response = client.get("/admin/hardened_rbac/tenant/")
     assert response.status_code == 302
     assert response["Location"].startswith("/auth/step-up/")
 
-    code = totp(base64.b32decode(secret[1] + "=" * (-len(secret[1]) % 8)))
-    client.post("/auth/step-up/", {"code": f"{code:06d}"})
+    client.post("/auth/step-up/", {"code": factor.code()})
     response = client.get("/admin/hardened_rbac/tenant/")
     assert response.status_code == 200
     assert "acme" in response.content.decode()
@@ -124,13 +132,37 @@ def test_redis_run_uses_redis_cache():
 
 
 def test_printed_accounts_sign_in_by_email_through_the_account_pages(client, capsys):
-    passwords = _seed(capsys)
+    printed = _run(capsys)
+    password = seed_output.passwords(printed)["alice"]
+    factor = seed_output.second_factors(printed)["alice"]
     response = client.post(
-        "/accounts/login/",
-        {"login": "alice@example.com", "password": passwords["alice"]},
+        "/accounts/login/", {"login": "alice@example.com", "password": password}
     )
     assert response.status_code == 302
+    held = client.get("/")
+    assert held.status_code == 302
+    assert held["Location"].startswith("/auth/step-up/")
+
+    assert client.post("/auth/step-up/", {"code": factor.code()}).status_code == 302
     assert client.get("/").context["user"].username == "alice"
+
+
+def test_every_printed_user_gets_a_second_factor_that_verifies(capsys):
+    printed = _run(capsys)
+    factors = seed_output.second_factors(printed)
+    assert set(factors) == DEMO_USERS
+    for username, factor in factors.items():
+        client = Client()
+        assert client.login(
+            username=username, password=seed_output.passwords(printed)[username]
+        )
+        assert (
+            client.post(
+                "/auth/step-up/", {"code": factor.recovery_codes[0]}
+            ).status_code
+            == 302
+        )
+        assert client.get("/").status_code == 200
 
 
 def test_every_page_carries_a_policy_without_inline_script(client):

@@ -36,6 +36,8 @@ pytestmark = pytest.mark.django_db
 
 calls: list[dict] = []
 
+GRANTED = "authz_approval_granted"
+
 
 def _echo(ctx, **arguments):
     calls.append({"user": ctx.user.pk, "tenant": ctx.tenant.pk, **arguments})
@@ -452,6 +454,21 @@ def test_only_members_of_the_tenant_may_approve(payout, acme, caplog):
     assert AgentToolApproval.objects.get(pk=approval_id).status == "pending"
     denied = [e for e in audit_events(caplog) if e["event"] == "authz_approval_granted"]
     assert {e["outcome"] for e in denied} == {"denied"}
+
+
+@pytest.mark.parametrize("given", ["1", 1.0, True, None, [1]])
+def test_malformed_approval_id_is_refused_and_audited(payout, acme, caplog, given):
+    tenant, user = acme
+    colleague = MembershipFactory(tenant=tenant).user
+    approval_id = _pending(user, tenant)
+    capture_audit(caplog)
+    with use_tenant(tenant), pytest.raises(AgentToolApprovalInvalid, match="whole"):
+        agents.approve(given, colleague)
+    [event] = [e for e in audit_events(caplog) if e["event"] == GRANTED]
+    assert event["outcome"] == "denied"
+    assert event["actor"] == str(colleague.pk)
+    assert event["target"] == f"agent_approval:{str(given)[:64]}"
+    assert AgentToolApproval.objects.get(pk=approval_id).status == "pending"
 
 
 def test_a_tool_cannot_approve_its_own_call_or_call_another_tool(tools, payout, acme):

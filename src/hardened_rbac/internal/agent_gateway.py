@@ -241,6 +241,7 @@ def decide_approval(approval_id: object, approver: Any, *, approve: bool) -> Non
         audit.emit(event, outcome="denied", actor=_user_id(approver), target=target)
         raise AgentToolApprovalInvalid("Only a member of this tenant may decide.")
     if isinstance(approval_id, bool) or not isinstance(approval_id, int):
+        audit.emit(event, outcome="denied", actor=approver.pk, target=target)
         raise AgentToolApprovalInvalid("The approval id must be a whole number.")
     with transaction.atomic():
         decided = AgentToolApproval.objects.filter(

@@ -1,9 +1,11 @@
+from datetime import timedelta
 from unittest import mock
 
 import pytest
 from django.contrib.auth.models import Group, Permission
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from guardian.shortcuts import assign_perm, remove_perm
 
 from hardened_rbac import checks, policies
@@ -173,3 +175,34 @@ def test_listing_allowed_objects_is_one_query(shared):
             listed = list(policies.allowed(user, "view", Document))
     assert len(listed) == shared
     assert len(queries) == 1
+
+
+def test_a_cached_decision_ends_when_its_grant_expires(scene, settings):
+    """Nothing is saved at expiry, yet the cached answer stops counting."""
+    settings.HARDENED_RBAC_DECISION_CACHE_TIMEOUT = 3600
+    tenant, _, reader, post, _ = scene
+    role = Role.objects.create(name="moderator", tenant=tenant)
+    role.permissions.add(Permission.objects.get(codename="delete_feedpost"))
+    expires_at = timezone.now() + timedelta(minutes=1)
+    Grant.objects.create(
+        membership=reader.hardened_memberships.get(), role=role, expires_at=expires_at
+    )
+    assert _asks(tenant, reader, "delete", post)[0] is True
+    assert _asks(tenant, reader, "delete", post) == (True, 0)
+
+    later = expires_at + timedelta(seconds=1)
+    reader.__dict__.pop("_hardened_rbac_tenant_perms", None)
+    with (
+        mock.patch("django.utils.timezone.now", return_value=later),
+        mock.patch("time.time", return_value=later.timestamp()),
+    ):
+        assert _asks(tenant, reader, "delete", post)[0] is False
+        assert not policies.authorize(reader, "delete", post)
+
+
+def test_a_decision_without_expiring_grants_keeps_the_full_timeout(scene):
+    tenant, _, reader, _, _ = scene
+    role = Role.objects.create(name="moderator", tenant=tenant)
+    Grant.objects.create(membership=reader.hardened_memberships.get(), role=role)
+    assert decisions._lifetime(reader.pk, tenant.pk) == (None, 300)
+    assert decisions._lifetime(None, tenant.pk) == (None, 300)

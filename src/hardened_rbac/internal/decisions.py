@@ -7,12 +7,18 @@ groups, the account itself). Changing anything in a scope replaces its token
 with a new random one, so every decision cached under the old token is never
 read again. A token that the cache evicted is replaced too, never reset, so
 an eviction cannot bring an old namespace back.
+
+Nothing is saved when a grant expires, so no token changes then: an entry
+decided while the user held a grant that expires later is kept only until
+that moment, and is read as missing after it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import math
+import time
 import uuid
 from typing import Any
 
@@ -21,6 +27,7 @@ from django.db import models
 
 from hardened_rbac.conf import app_settings
 from hardened_rbac.internal.context import current_tenant
+from hardened_rbac.internal.grants import next_expiry
 
 logger = logging.getLogger(__name__)
 
@@ -79,11 +86,36 @@ def _lookup(
     return scope, found.get(key)
 
 
+def _lifetime(user_id: Any, tenant_id: Any) -> tuple[float | None, int]:
+    """The moment an entry stops counting, if any, and its cache timeout.
+
+    Both stop at the user's next grant expiry in the tenant, so a decision
+    never outlives the grant it may rest on.
+    """
+    timeout = app_settings.DECISION_CACHE_TIMEOUT
+    expiry = None if user_id is None else next_expiry(user_id, tenant_id)
+    if expiry is None:
+        return None, timeout
+    deadline = expiry.timestamp()
+    return deadline, max(1, min(timeout, math.ceil(deadline - time.time())))
+
+
+def _stored_answer(entry: object, scope: tuple[str, str, str]) -> bool | None:
+    """The entry's answer while it still counts, else ``None``."""
+    if not (isinstance(entry, tuple) and len(entry) == 3 and entry[0] == scope):
+        return None
+    deadline = entry[2]
+    if deadline is not None and time.time() >= deadline:
+        return None
+    return bool(entry[1])
+
+
 def cached_is_allowed(user: Any, action: str, obj: models.Model) -> bool:
     """``decide(...).allowed``, remembered until a relevant version changes.
 
     The entry stores the versions it was decided under and counts only while
     they are still the current ones, so versions and entry are read together.
+    It also stores the user's next grant expiry and stops counting then.
     """
     from hardened_rbac.internal.policy import decide
 
@@ -99,11 +131,13 @@ def cached_is_allowed(user: Any, action: str, obj: models.Model) -> bool:
     except Exception:
         logger.warning("Decision cache unavailable; deciding without it")
         return decide(user, action, obj).allowed
-    if isinstance(entry, tuple) and len(entry) == 2 and entry[0] == scope:
-        return bool(entry[1])
+    stored = _stored_answer(entry, scope)
+    if stored is not None:
+        return stored
+    deadline, timeout = _lifetime(user_id, tenant.pk)
     allowed = decide(user, action, obj).allowed
     try:
-        _cache().set(key, (scope, allowed), timeout=app_settings.DECISION_CACHE_TIMEOUT)
+        _cache().set(key, (scope, allowed, deadline), timeout=timeout)
     except Exception:
         logger.warning("Decision cache unavailable; decision not stored")
     return allowed

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import Permission
+from django.db.models import Min
+from django.utils import timezone
 
 from hardened_rbac.models import Grant, Tenant
 
@@ -21,6 +24,16 @@ def _load(user_id: Any, tenant_id: Any) -> frozenset[str]:
         .distinct()
     )
     return frozenset(f"{app}.{codename}" for app, codename in rows)
+
+
+def next_expiry(user_id: Any, tenant_id: Any) -> datetime | None:
+    """When the user's next grant in the tenant expires, if one ever does."""
+    found: datetime | None = Grant.objects.filter(
+        membership__user_id=user_id,
+        membership__tenant_id=tenant_id,
+        expires_at__gt=timezone.now(),
+    ).aggregate(soonest=Min("expires_at"))["soonest"]
+    return found
 
 
 def permissions_in(user: Any, tenant: Tenant) -> frozenset[str]:

@@ -1,4 +1,4 @@
-"""Bring the sandbox up from nothing: migrate, seed two tenants, print logins.
+"""Bring the sandbox up from nothing: migrate, seed the scenarios, print logins.
 
 After the core tenants and users, each dotted path in ``SANDBOX_SEEDERS`` is
 called with the tenants, the users and the command's output, so a scenario app
@@ -57,7 +57,10 @@ class Command(BaseCommand):
         passwords = self._seed()
 
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
-        self.stdout.write("Sign in at http://127.0.0.1:8000/accounts/login/ with:")
+        self.stdout.write(
+            "Sign in at http://127.0.0.1:8000/accounts/login/ with a password below,"
+        )
+        self.stdout.write("then give that user's second factor printed above:")
         for username, password in passwords.items():
             tenants = ", ".join(USERS[username]["tenants"])
             email = f"{username}@example.com"

@@ -10,7 +10,7 @@ from django.utils import timezone
 from hardened_privacy.exceptions import HardenedPrivacyConfigurationError
 from hardened_privacy.models import ErasureRecord
 from tests.factories import UserFactory
-from tests.hardened_privacy.testapp.models import Invoice, Visit
+from tests.hardened_privacy.testapp.models import Invoice, Reminder, Visit
 
 pytestmark = pytest.mark.django_db
 
@@ -187,8 +187,8 @@ def test_retention_anonymises_expired_fields_in_batches():
     ):
         out = io.StringIO()
         call_command("hardened_privacy_retention", apply=True, batch_size=2, stdout=out)
-    assert "anonymise phone older than 30 days: 6 rows done" in out.getvalue()
-    assert "anonymise reason, contact older than 365 days: 1 rows done" in (
+    assert "anonymise phone older than 30 days: 6 of 6 rows done" in out.getvalue()
+    assert "anonymise reason, contact older than 365 days: 1 of 1 rows done" in (
         out.getvalue()
     )
     for visit in old:
@@ -218,6 +218,101 @@ def test_retention_delete_action():
     with override_settings(HARDENED_PRIVACY_RETENTION_MODELS=policy):
         call_command("hardened_privacy_retention", apply=True, stdout=io.StringIO())
     assert list(Visit.objects.all()) == [keep]
+
+
+def _retention(**options):
+    out = io.StringIO()
+    call_command("hardened_privacy_retention", stdout=out, **options)
+    return out.getvalue()
+
+
+def test_retention_leaves_anonymised_rows_alone_on_the_next_run():
+    user = UserFactory()
+    _visit(user, 40, phone="+1 415 555 2671")
+    _visit(user, 40, phone="")
+    with override_settings(HARDENED_PRIVACY_RETENTION_MODELS=RETENTION):
+        assert "phone older than 30 days: 1 rows due (dry run)" in _retention()
+        assert "phone older than 30 days: 1 of 1 rows done" in _retention(apply=True)
+        again = _retention(apply=True)
+        dry_run = _retention()
+    assert "phone older than 30 days: 0 of 0 rows done" in again
+    assert "Total: 0 rows" in again
+    assert "phone older than 30 days: 0 rows due (dry run)" in dry_run
+    assert set(Visit.objects.values_list("phone", flat=True)) == {""}
+
+
+def test_retention_knows_unique_fields_erased_by_row(settings):
+    old = UserFactory(username="old", email="old@example.com")
+    young = UserFactory(username="young", email="young@example.com")
+    type(old).objects.filter(pk=old.pk).update(
+        date_joined=timezone.now() - datetime.timedelta(days=40)
+    )
+    settings.HARDENED_PRIVACY_CLASSIFICATION = {
+        **CLASSIFICATION,
+        "auth.User": {"username": {"level": "personal", "retention": 30}},
+    }
+    settings.HARDENED_PRIVACY_RETENTION_MODELS = {
+        "auth.User": {"AGE_FIELD": "date_joined"}
+    }
+    assert "username older than 30 days: 1 of 1 rows done" in _retention(apply=True)
+    assert "username older than 30 days: 0 rows due" in _retention()
+    old.refresh_from_db()
+    young.refresh_from_db()
+    assert (old.username, young.username) == (f"erased-{old.pk}", "young")
+    type(old).objects.filter(pk=old.pk).update(username="erased-999999")
+    assert "username older than 30 days: 1 rows due" in _retention()
+
+
+def test_retention_reads_encrypted_values_to_find_anonymised_rows():
+    for text in ["call the dentist", "", "renew passport"]:
+        reminder = Reminder.objects.create(text=text)
+        Reminder.objects.filter(pk=reminder.pk).update(
+            created=timezone.now() - datetime.timedelta(days=10)
+        )
+    Reminder.objects.create(text="recent")
+    policy = {"hardened_privacy_tests.Reminder": {"AGE_FIELD": "created", "DAYS": 7}}
+    with override_settings(
+        HARDENED_PRIVACY_CLASSIFICATION={
+            "hardened_privacy_tests.Reminder": {
+                "created": "internal",
+                "text": "personal",
+            }
+        },
+        HARDENED_PRIVACY_RETENTION_MODELS=policy,
+    ):
+        assert "text older than 7 days: 2 rows due" in _retention()
+        done = _retention(apply=True, batch_size=2)
+        assert "text older than 7 days: 0 rows due" in _retention()
+    assert "text older than 7 days: 2 of 2 rows done" in done
+    assert sorted(Reminder.objects.values_list("text", flat=True)) == [
+        "",
+        "",
+        "",
+        "recent",
+    ]
+
+
+def test_retention_prints_each_batch_and_resumes():
+    user = UserFactory()
+    for i in range(5):
+        _visit(user, 40, phone=f"+1 415 555 26{i:02d}")
+    with override_settings(HARDENED_PRIVACY_RETENTION_MODELS=RETENTION):
+        first = _retention(apply=True, batch_size=2, max_batches=2)
+        assert Visit.objects.exclude(phone="").count() == 1
+        second = _retention(apply=True, batch_size=2)
+    assert "  batch 1, 2/5\n  batch 2, 4/5\n" in first
+    assert "phone older than 30 days: 4 of 5 rows done" in first
+    assert "  batch 1, 1/1\n" in second
+    assert "phone older than 30 days: 1 of 1 rows done" in second
+    assert Visit.objects.exclude(phone="").count() == 0
+
+
+def test_retention_refuses_a_bad_max_batches():
+    with (
+        override_settings(HARDENED_PRIVACY_RETENTION_MODELS=RETENTION),
+        pytest.raises(CommandError, match="--max-batches"),
+    ):
+        _retention(apply=True, max_batches=0)
 
 
 @pytest.mark.parametrize(

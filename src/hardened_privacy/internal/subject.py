@@ -66,10 +66,20 @@ def export_subject(user_pk: Any) -> dict[str, Any]:
     return document
 
 
+def erased_per_row(field: models.Field[Any, Any]) -> bool:
+    """Whether the field's anonymous value names the row, to stay unique."""
+    return bool(field.unique) and isinstance(field, models.CharField)
+
+
 def anonymous_value(field: models.Field[Any, Any], instance: models.Model) -> Any:
     """A value that keeps the row valid while saying nothing about anyone."""
-    if field.unique and isinstance(field, models.CharField):
+    if erased_per_row(field):
         return f"{ERASED}-{instance.pk}"[: field.max_length]
+    return shared_anonymous_value(field)
+
+
+def shared_anonymous_value(field: models.Field[Any, Any]) -> Any:
+    """The anonymous value of a field that need not differ between rows."""
     if field.null:
         return None
     if isinstance(field, models.CharField | models.TextField):

@@ -80,3 +80,13 @@ class SlimPatient(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class Reminder(models.Model):
+    """Text that is encrypted and never null, so "" is its anonymous value."""
+
+    created = models.DateTimeField(default=timezone.now)
+    text = EncryptedTextField(blank=True)
+
+    def __str__(self) -> str:
+        return f"reminder {self.pk}"

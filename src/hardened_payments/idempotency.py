@@ -5,8 +5,12 @@ A view wrapped in :func:`idempotent` needs an authenticated user and an
 of the request (method, path and canonical body): a retry gets the stored
 response with ``Idempotent-Replayed: true``, the same key on a different
 request gets 422, and a repeat while the first is still running gets 409.
-Exceptions and answers a retry may change (5xx, 401, 403, 404, 409, 429 and
-the like) release the key instead of being stored. Keys expire after
+Only answers that did something (2xx and 3xx) are stored. A refusal (any
+4xx: a malformed body, a declined card, a refund beyond the capture, too
+little balance, a missing step-up) and a failure (an exception or a 5xx)
+release the key and leave the store as it was, so the same key may be sent
+again with a corrected request. A wrapped view therefore answers 4xx only
+when it changed nothing. Keys expire after
 ``HARDENED_PAYMENTS_IDEMPOTENCY_KEY_TTL`` seconds;
 ``manage.py hardened_payments_purge_idempotency_keys`` removes them.
 
@@ -29,10 +33,9 @@ from hardened_payments.internal import idempotency as _idempotency
 
 ViewFunc = TypeVar("ViewFunc", bound=Callable[..., HttpResponse])
 
-# Answers a retry may change (not logged in, step-up missing, not found,
-# rate limited): the key is released instead of storing them.
-RETRYABLE = frozenset({401, 403, 404, 408, 409, 425, 429})
-SERVER_ERROR = 500
+# Refusals and failures start here: the key is released instead of storing
+# them, so a corrected retry may use it.
+REFUSED = 400
 MISSING_KEY = {
     "header": "Send an Idempotency-Key header of 1 to 255 printable characters.",
     "form": "Submit the form as rendered: its idempotency key is missing.",
@@ -96,8 +99,7 @@ def _guard(
             _idempotency.release(claimed)
             raise
 
-        status = response.status_code
-        if status >= SERVER_ERROR or status in RETRYABLE or response.streaming:
+        if response.status_code >= REFUSED or response.streaming:
             _idempotency.release(claimed)
         else:
             _idempotency.complete(claimed, response)

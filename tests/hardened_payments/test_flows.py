@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from hardened_payments import ledger
 from hardened_payments.exceptions import InsufficientFunds, RefundExceedsCaptured
 from hardened_payments.internal import flows
-from hardened_payments.models import LedgerTransfer, Payment, Refund
+from hardened_payments.models import IdempotencyKey, LedgerTransfer, Payment, Refund
 from hardened_payments.money import Money
 from hardened_payments.providers import ProviderPayment, ProviderRefund
 from tests.factories import MembershipFactory, TenantFactory, UserFactory
@@ -179,13 +179,16 @@ def test_refund_endpoint_forwards_its_key_to_stripe(
 
     assert post(400, "refund-a").status_code == 201
     assert post(400, "refund-a").status_code == 201
+    keys_before = list(IdempotencyKey.objects.order_by("pk").values())
     too_much = post(601, "refund-b")
     assert too_much.status_code == 422
     assert too_much.json()["error"] == "refund_exceeds_captured"
-    assert post(600, "refund-c").status_code == 201
+    assert list(IdempotencyKey.objects.order_by("pk").values()) == keys_before
+    assert Refund.objects.count() == 1
+    assert post(600, "refund-b").status_code == 201
 
     calls = stripe_standin.created("/v1/refunds")
-    assert [c["idempotency_key"] for c in calls] == ["refund-a", "refund-c"]
+    assert [c["idempotency_key"] for c in calls] == ["refund-a", "refund-b"]
     assert [c["form"]["amount"] for c in calls] == ["400", "600"]
     payment.refresh_from_db()
     assert payment.amount_refunded == 1000

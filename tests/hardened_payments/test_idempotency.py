@@ -212,31 +212,60 @@ def test_a_provider_outage_releases_the_key(member_client, tenant, stripe_standi
         {"amount": 100, "currency": "USD"},
     ],
 )
-def test_malformed_bodies_are_refused_and_stored_as_refused(
+def test_malformed_bodies_are_refused_and_leave_the_key_free(
     member_client, tenant, stripe_standin, body
 ):
     """Uses the local Stripe stand-in server in place of Stripe's API."""
     response = charge(member_client, tenant, body=body)
     assert response.status_code == 400
+    assert "Idempotent-Replayed" not in response
     assert stripe_standin.requests == []
-    assert Payment.objects.count() == 0
-    assert charge(member_client, tenant, body=body).status_code == 400
+    assert state() == ([], 0, 0)
+
+    corrected = charge(member_client, tenant)
+    assert corrected.status_code == 201
+    assert "Idempotent-Replayed" not in corrected
+    assert len(stripe_standin.created("/v1/payment_intents")) == 1
 
 
-def test_declined_card_answers_402(member_client, tenant, stripe_standin):
+def test_declined_card_answers_402_and_a_corrected_retry_may_reuse_the_key(
+    member_client, tenant, stripe_standin
+):
     """Uses the local Stripe stand-in server in place of Stripe's API."""
-    response = charge(
-        member_client,
-        tenant,
-        body={
-            "amount": 5,
-            "currency": "USD",
-            "payment_method": "pm_card_chargeDeclined",
-        },
-    )
+    declined = {
+        "amount": 5,
+        "currency": "USD",
+        "payment_method": "pm_card_chargeDeclined",
+    }
+    response = charge(member_client, tenant, body=declined)
     assert response.status_code == 402
     assert response.json()["error"] == "payment_declined"
-    assert Payment.objects.count() == 0
+    assert state() == ([], 0, 0)
+
+    again = charge(member_client, tenant, body=declined)
+    assert again.status_code == 402
+    assert "Idempotent-Replayed" not in again
+    assert state() == ([], 0, 0)
+
+    corrected = charge(
+        member_client, tenant, body=declined | {"payment_method": "pm_card_visa"}
+    )
+    assert corrected.status_code == 201
+    assert state() == ([("key-1", IdempotencyKey.State.COMPLETED)], 1, 1)
+
+
+def test_a_refusal_gives_back_the_expired_row_it_replaced(
+    member_client, tenant, stripe_standin
+):
+    """Uses the local Stripe stand-in server in place of Stripe's API."""
+    assert charge(member_client, tenant).status_code == 201
+    IdempotencyKey.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    before = list(IdempotencyKey.objects.values())
+
+    refused = charge(member_client, tenant, body={"amount": 0})
+
+    assert refused.status_code == 400
+    assert list(IdempotencyKey.objects.values()) == before
 
 
 def test_purge_command_removes_only_expired_keys(member, capsys):

@@ -8,7 +8,12 @@ from django.urls import reverse
 
 from hardened_payments import ledger
 from hardened_payments.internal import flows, payouts
-from hardened_payments.models import Payout, PayoutDestination, WebhookEvent
+from hardened_payments.models import (
+    IdempotencyKey,
+    Payout,
+    PayoutDestination,
+    WebhookEvent,
+)
 from hardened_payments.money import Money
 from hardened_payments.providers import ProviderPayment
 from tests.factories import MembershipFactory, UserFactory
@@ -210,6 +215,8 @@ def test_a_payout_beyond_the_balance_is_refused(
     _verify_second_factor(seller_client, seller)
     set_destination(seller_client, tenant)
 
+    keys_before = list(IdempotencyKey.objects.values())
+
     response = request_payout(seller_client, tenant, amount=5001)
 
     assert response.status_code == 422
@@ -217,6 +224,11 @@ def test_a_payout_beyond_the_balance_is_refused(
     assert stripe_standin.requests == []
     assert not Payout.objects.exists()
     assert balances(tenant, seller) == (5000, 0)
+    assert list(IdempotencyKey.objects.values()) == keys_before
+
+    corrected = request_payout(seller_client, tenant, amount=5000)
+    assert corrected.status_code == 201
+    assert balances(tenant, seller) == (0, 5000)
 
 
 def test_a_payout_without_destination_is_refused(
@@ -228,6 +240,7 @@ def test_a_payout_without_destination_is_refused(
     assert response.status_code == 422
     assert response.json()["error"] == "no_destination"
     assert stripe_standin.requests == []
+    assert not IdempotencyKey.objects.exists()
 
 
 def test_a_provider_outage_leaves_the_balance_untouched(

@@ -3,7 +3,9 @@
 import hashlib
 import json
 import logging
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 from urllib.parse import parse_qsl
 
 from django.db import IntegrityError, transaction
@@ -87,22 +89,44 @@ def _replay(stored: IdempotencyKey) -> HttpResponse:
     return response
 
 
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A key taken for one request, and the row it replaced, if any."""
+
+    stored: IdempotencyKey
+    previous: dict[str, Any] | None = None
+
+
+RESETTABLE = (
+    "fingerprint",
+    "state",
+    "response_status",
+    "response_content_type",
+    "response_body",
+    "response_location",
+    "created_at",
+    "expires_at",
+)
+
+
 def claim(
     request: HttpRequest, user_id: int, key: str, digest: str
-) -> IdempotencyKey | HttpResponse:
+) -> Claim | HttpResponse:
     """Take the key for this request, or return the answer a repeat gets."""
     now = timezone.now()
     expires = now + timedelta(seconds=app_settings.IDEMPOTENCY_KEY_TTL)
     with transaction.atomic():
         try:
             with transaction.atomic():
-                return IdempotencyKey.objects.create(
-                    user_id=user_id,
-                    key=key,
-                    fingerprint=digest,
-                    state=IdempotencyKey.State.IN_PROGRESS,
-                    created_at=now,
-                    expires_at=expires,
+                return Claim(
+                    IdempotencyKey.objects.create(
+                        user_id=user_id,
+                        key=key,
+                        fingerprint=digest,
+                        state=IdempotencyKey.State.IN_PROGRESS,
+                        created_at=now,
+                        expires_at=expires,
+                    )
                 )
         except IntegrityError:
             stored = IdempotencyKey.objects.select_for_update().get(
@@ -116,6 +140,7 @@ def claim(
             <= now - timedelta(seconds=app_settings.IDEMPOTENCY_LOCK_TIMEOUT)
         )
         if stored.expires_at <= now or abandoned:
+            previous = {name: getattr(stored, name) for name in RESETTABLE}
             stored.fingerprint = digest
             stored.state = IdempotencyKey.State.IN_PROGRESS
             stored.response_status = None
@@ -125,7 +150,7 @@ def claim(
             stored.created_at = now
             stored.expires_at = expires
             stored.save()
-            return stored
+            return Claim(stored, previous)
 
     if stored.fingerprint != digest:
         event, status, message = MISMATCH
@@ -150,16 +175,26 @@ def claim(
     return error(status, event, message)
 
 
-def release(stored: IdempotencyKey) -> None:
-    """Forget a claim whose request failed, so that a retry may run."""
-    IdempotencyKey.objects.filter(
-        pk=stored.pk, state=IdempotencyKey.State.IN_PROGRESS
-    ).delete()
+def release(claimed: Claim) -> None:
+    """Undo a claim whose request failed or was refused, so a retry may run.
+
+    A new key is forgotten; a key that replaced an expired or abandoned row
+    gets that row back as it was.
+    """
+    running = IdempotencyKey.objects.filter(
+        pk=claimed.stored.pk,
+        state=IdempotencyKey.State.IN_PROGRESS,
+        created_at=claimed.stored.created_at,
+    )
+    if claimed.previous is None:
+        running.delete()
+    else:
+        running.update(**claimed.previous)
 
 
-def complete(stored: IdempotencyKey, response: HttpResponse) -> None:
+def complete(claimed: Claim, response: HttpResponse) -> None:
     """Store the response that every retry with this key will get."""
-    IdempotencyKey.objects.filter(pk=stored.pk).update(
+    IdempotencyKey.objects.filter(pk=claimed.stored.pk).update(
         state=IdempotencyKey.State.COMPLETED,
         response_status=response.status_code,
         response_content_type=response.get("Content-Type", ""),

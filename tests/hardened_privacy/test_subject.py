@@ -137,6 +137,47 @@ def test_erasure_is_reapplied_after_a_restore(ada, tmp_path):
     assert Visit.objects.get(user=ada).phone == ""
 
 
+def test_reapply_dry_run_lists_subjects_and_changes_nothing(ada, tmp_path):
+    gone = UserFactory(username="gone")
+    ledger = tmp_path / "erasures.jsonl"
+    with override_settings(HARDENED_PRIVACY_ERASURE_LEDGER=str(ledger)):
+        for user in (ada, gone):
+            call_command(
+                "hardened_privacy_erase_subject", str(user.pk), stdout=io.StringIO()
+            )
+        type(ada).objects.filter(pk=ada.pk).update(username="ada", is_active=True)
+        gone.delete()
+        out = io.StringIO()
+        call_command("hardened_privacy_reapply_erasures", dry_run=True, stdout=out)
+        progress = io.StringIO()
+        call_command("hardened_privacy_reapply_erasures", stdout=progress)
+    assert out.getvalue() == (
+        f"Would erase subject {ada.pk} again.\n"
+        "1 erasures would be re-applied (dry run).\n"
+    )
+    assert progress.getvalue() == (
+        f"  1/1: subject {ada.pk} erased\nRe-applied 1 erasures.\n"
+    )
+    ada.refresh_from_db()
+    assert ada.username == f"erased-{ada.pk}"
+
+
+def test_reapply_dry_run_leaves_restored_data(ada, tmp_path):
+    ledger = tmp_path / "erasures.jsonl"
+    with override_settings(HARDENED_PRIVACY_ERASURE_LEDGER=str(ledger)):
+        call_command(
+            "hardened_privacy_erase_subject", str(ada.pk), stdout=io.StringIO()
+        )
+        type(ada).objects.filter(pk=ada.pk).update(username="ada", is_active=True)
+        records = ErasureRecord.objects.count()
+        call_command(
+            "hardened_privacy_reapply_erasures", dry_run=True, stdout=io.StringIO()
+        )
+    ada.refresh_from_db()
+    assert (ada.username, ada.is_active) == ("ada", True)
+    assert ErasureRecord.objects.count() == records
+
+
 def test_unreadable_ledger_is_reported(tmp_path):
     ledger = tmp_path / "erasures.jsonl"
     ledger.write_text("not json\n")

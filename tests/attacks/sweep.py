@@ -134,6 +134,9 @@ def _value_for(
     n = next(_counter)
     if field.choices:
         return field.choices[0][0]
+    if field.name == "currency":
+        # Pages format amounts in their currency, which must be a real one.
+        return "USD"
     if field.is_relation:
         related = field.related_model
         assert isinstance(related, type)

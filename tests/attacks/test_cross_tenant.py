@@ -4,7 +4,9 @@ Nothing here is hand-listed: the routes come from the root URLconf and the
 models from the app registry (see ``sweep.py``). For each route and method,
 A's ids go in the path, the query string, a form body and a JSON body, under
 every name an id could have; the answer must be the one an id that does not
-exist gets, and A's rows must be exactly as they were.
+exist gets, and A's rows must be exactly as they were. Every page B's member
+opens, lists included, must also leave out every value that identifies one
+of A's rows.
 """
 
 from __future__ import annotations
@@ -16,11 +18,16 @@ import uuid
 from typing import Any
 
 import pytest
+from django.apps import apps
+from django.contrib.auth import get_user_model
 from django.db import models
+from django.http import HttpResponse
 from django.test import Client
+from django.urls import path
 
 from hardened_rbac.models import Membership, Tenant
 from hardened_rbac.tenancy import TenantScopedModel, unscoped
+from sandbox import urls as sandbox_urls
 from tests.attacks import sweep
 from tests.factories import MembershipFactory
 
@@ -56,6 +63,7 @@ def world(db, settings):
         "a": tenant_a,
         "b": tenant_b,
         "member_a": member_a,
+        "member_b": member_b,
         "client": client,
         "models": owned,
         "made_a": made_a,
@@ -298,3 +306,122 @@ def test_every_route_under_tenant_a_prefix_gets_the_missing_answer(world):
             )
             baseline.check({"slug": world["a"].slug})
     assert snapshot(world["a"], world["models"]) == before
+
+
+# A planted value counts only as a whole token, so "sweep-1" is not found in
+# "sweep-12"; shorter strings than this are too common to mean anything.
+PLANTED_MIN_LENGTH = 6
+
+
+def _row_values(
+    tenant: Tenant, owned: list[type[models.Model]]
+) -> tuple[set[str], set[int]]:
+    """The strings, UUIDs and user ids in every row ``tenant`` owns."""
+    strings: set[str] = {tenant.slug}
+    users: set[int] = set()
+    user_model = get_user_model()
+    for model in owned:
+        fields = {f.attname: f for f in model._meta.concrete_fields}
+        for row in snapshot(tenant, [model])[model._meta.label]:
+            for attname, value in row.items():
+                field = fields[attname]
+                if field.is_relation and field.related_model is user_model:
+                    users.add(value)
+                elif isinstance(value, str | uuid.UUID) or (
+                    isinstance(value, int) and value >= A_PK_START
+                ):
+                    strings.add(str(value))
+    return strings, users
+
+
+def planted(world: dict[str, Any], tenant: str) -> set[str]:
+    """Values that identify one tenant's rows and no row of the other.
+
+    Strings and UUIDs of the tenant's rows, its large primary and foreign
+    keys, and the usernames and addresses of its member and of the users its
+    rows point to, less anything the other tenant's rows also hold.
+    """
+    other = "b" if tenant == "a" else "a"
+    mine, my_users = _row_values(world[tenant], world["models"])
+    theirs, their_users = _row_values(world[other], world["models"])
+    my_users.add(world[f"member_{tenant}"].pk)
+    their_users.add(world[f"member_{other}"].pk)
+    for ids, values in ((my_users, mine), (their_users, theirs)):
+        for username, email in (
+            get_user_model()
+            .objects.filter(pk__in=ids - {None})
+            .values_list("username", "email")
+        ):
+            values |= {username, email}
+    return {v for v in mine - theirs if len(v) >= PLANTED_MIN_LENGTH}
+
+
+def _body(response: Any) -> str:
+    if response.streaming:
+        return b"".join(response.streaming_content).decode(errors="replace")
+    return str(response.content.decode(errors="replace"))
+
+
+def pages_as_b(world: dict[str, Any]) -> dict[str, str]:
+    """Every route's page as B's member sees it, with B's slug and ids."""
+    pages = {}
+    for route in sweep.routes():
+        base = {
+            name: world["b"].slug
+            if k == "SlugConverter"
+            else _own(name, world["made_b"])
+            for name, k in route.params.items()
+        }
+        path = _fill(route, base)
+        for url in (path, f"/t/{world['b'].slug}{path}"):
+            response = world["client"].get(url)
+            assert response.status_code < 500, url
+            pages[url] = _body(response)
+    return pages
+
+
+def found(pages: dict[str, str], values: set[str]) -> dict[str, list[str]]:
+    """For each page, the values it shows, matched as whole tokens."""
+    pattern = re.compile(
+        r"(?<![\w-])(?:"
+        + "|".join(re.escape(v) for v in sorted(values, key=len, reverse=True))
+        + r")(?![\w-])"
+    )
+    shown = {url: sorted(set(pattern.findall(body))) for url, body in pages.items()}
+    return {url: values for url, values in shown.items() if values}
+
+
+def test_no_page_tenant_b_opens_shows_a_value_of_tenant_a(world):
+    """Lists and detail pages under B leave out every row of A's."""
+    pages = pages_as_b(world)
+    assert found(pages, planted(world, "a")) == {}
+    # The scan means something only if B's pages do list B's own rows.
+    shown = set().union(*found(pages, planted(world, "b")).values())
+    member_b = world["member_b"]
+    assert shown - {world["b"].slug, member_b.username, member_b.email}
+
+
+def _every_tenants_posts(request: Any) -> HttpResponse:
+    """A list that forgets its tenant, as a careless new view would."""
+    from demo.models import Post
+
+    with unscoped(reason="a deliberately leaky view for the sweep to catch"):
+        rows = Post._base_manager.values_list("pk", "body", "author__username")
+        return HttpResponse("\n".join(" ".join(map(str, row)) for row in rows))
+
+
+class LeakyURLconf:
+    """The sandbox's routes and one new list view that ignores the tenant."""
+
+    urlpatterns = [
+        path("sweep-new-list/", _every_tenants_posts, name="sweep_new_list"),
+        *sandbox_urls.urlpatterns,
+    ]
+
+
+def test_a_new_list_view_that_ignores_the_tenant_is_caught(world, settings):
+    settings.ROOT_URLCONF = LeakyURLconf
+    leaks = found(pages_as_b(world), planted(world, "a"))
+    assert set(leaks) == {"/sweep-new-list/", "/t/sweep-b/sweep-new-list/"}
+    post = world["made_a"][apps.get_model("demo", "Post")]
+    assert {str(post.pk), post.body} <= set(leaks["/sweep-new-list/"])

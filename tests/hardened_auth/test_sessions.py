@@ -2,10 +2,12 @@
 
 import logging
 import time
+import uuid
 
 import pytest
 from allauth.account.models import EmailAddress
 from django.contrib.auth.models import Group
+from django.db import connection, models
 from django.test import Client, override_settings
 
 from hardened_auth.internal import sessions as binding
@@ -149,6 +151,56 @@ def test_forged_sid_is_ended():
     _sign_in(client, UserFactory())
     _session_value(client, binding.SID_KEY, "guessed")
     assert not _is_signed_in(client)
+
+
+def test_sid_of_another_users_session_is_ended():
+    victim, intruder = _browser(), _browser()
+    _sign_in(victim, UserFactory())
+    _sign_in(intruder, UserFactory())
+    _session_value(intruder, binding.SID_KEY, victim.session[binding.SID_KEY])
+    assert not _is_signed_in(intruder)
+    assert _is_signed_in(victim)
+
+
+def test_session_lookup_takes_only_the_session_hash():
+    """The compiled statement holds no user value, so any key type fits."""
+    user = UserFactory()
+    client = _browser()
+    _sign_in(client, user)
+    sid = client.session[binding.SID_KEY]
+    binding._lookup_sql.clear()
+    sql = binding._compiled_lookup(connection.alias)
+    assert sql.count("%s") == 1
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [binding.sid_hash(sid)])
+        row_pk, rotate_pending, owner = cursor.fetchone()
+    assert row_pk == UserSession.objects.get(user=user).pk
+    assert (rotate_pending, owner) == (False, user.pk)
+    assert binding._find_row(sid, user) == (row_pk, False)
+
+
+KEY = uuid.UUID("0b5e3f4e-8a41-4c1a-9c1e-6d2f0a7b9c11")
+
+
+@pytest.mark.parametrize(
+    ("key", "stored", "pk", "matches"),
+    [
+        (models.UUIDField(), KEY.hex, KEY, True),
+        (models.UUIDField(), KEY, KEY, True),
+        (models.UUIDField(), str(KEY), KEY.hex, True),
+        (models.UUIDField(), uuid.uuid4().hex, KEY, False),
+        (models.UUIDField(), "not a uuid", KEY, False),
+        (models.CharField(max_length=40), "alice", "alice", True),
+        (models.CharField(max_length=40), "-1", "alice", False),
+        (models.CharField(max_length=40), "Alice", "alice", False),
+        (models.BigAutoField(primary_key=True), 7, 7, True),
+        (models.BigAutoField(primary_key=True), 7, 8, False),
+        (models.BigAutoField(primary_key=True), "x", 7, False),
+    ],
+)
+def test_owner_is_compared_in_the_type_of_the_user_key(key, stored, pk, matches):
+    """A UUID or text user key matches however the backend returns it."""
+    assert binding.owner_matches(key, stored, pk) is matches
 
 
 def test_privilege_change_rotates_the_session_key(caplog):

@@ -1,5 +1,7 @@
 """Bind sessions to the device that signed in, and let users end them."""
 
+from __future__ import annotations
+
 import hashlib
 import logging
 import secrets
@@ -8,7 +10,9 @@ from typing import Any
 
 from django.contrib.auth import logout
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.exceptions import ValidationError
 from django.db import connections, router
+from django.db.models import Field
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
@@ -80,27 +84,40 @@ def end(request: HttpRequest, reason: str) -> None:
 
 
 _LOOKUP_SID = "hardened_auth.lookup.sid"
-_LOOKUP_USER = -1
-_lookup_sql: dict[str, tuple[str, int, int]] = {}
+_lookup_sql: dict[str, str] = {}
 
 
-def _compiled_lookup(alias: str) -> tuple[str, int, int]:
+def _compiled_lookup(alias: str) -> str:
     """The SQL of the per-request row lookup on ``alias``, compiled once.
 
-    The ORM builds the statement from placeholder values; the positions of
-    those values tell where the session hash and the user id go.
+    The statement selects by the session hash alone, a unique column, so its
+    only parameter is that hash, whatever type the user model's key has.
     """
-    compiled = _lookup_sql.get(alias)
-    if compiled is None:
+    sql = _lookup_sql.get(alias)
+    if sql is None:
         queryset = (
             UserSession.objects.using(alias)
-            .filter(sid_hash=_LOOKUP_SID, user_id=_LOOKUP_USER)
-            .values_list("pk", "rotate_pending")
+            .filter(sid_hash=_LOOKUP_SID)
+            .values_list("pk", "rotate_pending", "user_id")
         )
         sql, params = queryset.query.get_compiler(alias).as_sql()
-        compiled = (sql, params.index(_LOOKUP_SID), params.index(_LOOKUP_USER))
-        _lookup_sql[alias] = compiled
-    return compiled
+        if list(params) != [_LOOKUP_SID]:
+            raise RuntimeError("the session lookup compiled to unexpected parameters")
+        _lookup_sql[alias] = sql
+    return sql
+
+
+def owner_matches(key: Field[Any, Any], stored: object, pk: object) -> bool:
+    """Tell whether the user id ``stored`` in a row is the user key ``pk``.
+
+    A backend returns a key column in the type it stores it as (a UUID is a
+    hex string on SQLite and a ``uuid.UUID`` on PostgreSQL), so both sides
+    are brought to the key field's Python type before they are compared.
+    """
+    try:
+        return bool(key.to_python(stored) == key.to_python(pk))
+    except ValidationError:
+        return False
 
 
 def _find_row(sid: str, user: AbstractBaseUser) -> tuple[int, bool] | None:
@@ -110,17 +127,17 @@ def _find_row(sid: str, user: AbstractBaseUser) -> tuple[int, bool] | None:
     anew and runs the statement compiled for its database directly.
     """
     alias = router.db_for_read(UserSession)
-    connection = connections[alias]
-    sql, sid_at, user_at = _compiled_lookup(alias)
-    params: list[Any] = [None, None]
-    params[sid_at] = sid_hash(sid)
-    params[user_at] = UserSession._meta.get_field("user").get_db_prep_value(
-        user.pk, connection
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+    with connections[alias].cursor() as cursor:
+        cursor.execute(_compiled_lookup(alias), [sid_hash(sid)])
         row = cursor.fetchone()
-    return None if row is None else (int(row[0]), bool(row[1]))
+    if row is None or not owner_matches(_user_key(), row[2], user.pk):
+        return None
+    return int(row[0]), bool(row[1])
+
+
+def _user_key() -> Field[Any, Any]:
+    field = UserSession._meta.get_field("user")
+    return field.target_field
 
 
 def check(request: HttpRequest) -> None:
@@ -168,11 +185,20 @@ def check(request: HttpRequest) -> None:
         UserSession.objects.filter(pk=row_pk).update(last_seen_at=timezone.now())
 
 
-def forget(request: HttpRequest) -> None:
-    """Delete the row of the request's session (on sign-out)."""
+def forget(request: HttpRequest) -> int:
+    """Delete the row of the request's session (on sign-out).
+
+    Only a row of the signed-in user is deleted, so a session that carries
+    another user's session id cannot end that user's session.
+    """
     sid = request.session.get(SID_KEY)
-    if isinstance(sid, str):
-        UserSession.objects.filter(sid_hash=sid_hash(sid)).delete()
+    user = getattr(request, "user", None)
+    if not isinstance(sid, str) or not isinstance(user, AbstractBaseUser):
+        return 0
+    count, _ = UserSession.objects.filter(
+        sid_hash=sid_hash(sid), user_id=user.pk
+    ).delete()
+    return count
 
 
 def end_other_sessions(request: HttpRequest | None, user: AbstractBaseUser) -> int:

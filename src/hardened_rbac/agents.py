@@ -22,7 +22,9 @@ Nothing is allowed by default: an unknown tool, a tool without a policy, a
 user the policy refuses, arguments off the schema, an object of another
 tenant, a used-up rate and a missing approval are each refused with an
 ``AgentToolRefused`` subclass and an audit event. Money and delete tools
-always wait for a person's approval. See ``docs/hardened_rbac_agents.md``.
+always wait for the approval of a person other than the requester, who
+holds ``APPROVE_PERMISSION`` in the tenant. See
+``docs/hardened_rbac_agents.md``.
 """
 
 from __future__ import annotations
@@ -33,7 +35,11 @@ from typing import Any
 from django.db import models
 from django.db.models import Q
 
-from hardened_rbac.internal.agent_gateway import call, decide_approval
+from hardened_rbac.internal.agent_gateway import (
+    APPROVE_PERMISSION,
+    call,
+    decide_approval,
+)
 from hardened_rbac.internal.agent_registry import (
     SideEffect,
     Tool,
@@ -49,6 +55,7 @@ from hardened_rbac.internal.rules import EVERYTHING, NOTHING, Rule, Subject, Ver
 from hardened_rbac.models import Tenant
 
 __all__ = [
+    "APPROVE_PERMISSION",
     "DELETE",
     "MONEY",
     "READ",
@@ -163,12 +170,16 @@ def tool(
 
 
 def approve(approval_id: int, approver: Any) -> None:
-    """A person approves a pending call; the agent may then make it once."""
+    """A person approves a pending call; the agent may then make it once.
+
+    ``approver`` holds ``APPROVE_PERMISSION`` in the current tenant and, for
+    a money or delete call, is not the user who requested it.
+    """
     decide_approval(approval_id, approver, approve=True)
 
 
 def reject(approval_id: int, approver: Any) -> None:
-    """A person refuses a pending call."""
+    """A person holding ``APPROVE_PERMISSION``, or the requester, refuses."""
     decide_approval(approval_id, approver, approve=False)
 
 

@@ -228,6 +228,9 @@ class AgentToolApproval(models.Model):
                 fields=["tenant", "status"], name="hardened_rbac_approval_status"
             )
         ]
+        permissions = [
+            ("approve_agenttoolapproval", "Can approve or reject agent tool calls")
+        ]
 
     def __str__(self) -> str:
         return f"{self.tool} for {self.requested_by_id} ({self.status})"

@@ -29,7 +29,7 @@ from hardened_rbac.exceptions import (
 from hardened_rbac.models import AgentToolApproval, Grant, Role, Tenant
 from hardened_rbac.tenancy import use_tenant
 from tests.factories import MembershipFactory, TenantFactory, UserFactory
-from tests.hardened_rbac.helpers import audit_events, capture_audit
+from tests.hardened_rbac.helpers import audit_events, capture_audit, grant_permissions
 from tests.hardened_rbac.testapp.models import FeedPost
 
 pytestmark = pytest.mark.django_db
@@ -37,6 +37,7 @@ pytestmark = pytest.mark.django_db
 calls: list[dict] = []
 
 GRANTED = "authz_approval_granted"
+APPROVE = "approve_agenttoolapproval"
 
 
 def _echo(ctx, **arguments):
@@ -355,10 +356,24 @@ def payout(tools):
     )
 
 
-def _pending(user, tenant, amount=500):
+def _pending(user, tenant, amount=500, tool="payout"):
     with use_tenant(tenant), pytest.raises(AgentToolApprovalRequired) as waiting:
-        agents.call(user, "payout", {"amount": amount})
+        agents.call(user, tool, {"amount": amount})
     return waiting.value.approval_id
+
+
+def _approver(tenant):
+    user = MembershipFactory(tenant=tenant).user
+    grant_permissions(user, tenant, APPROVE)
+    return user
+
+
+def _approval_refusals(caplog, event=GRANTED):
+    return [
+        e["refusal"]
+        for e in audit_events(caplog)
+        if e["event"] == event and e["outcome"] == "denied"
+    ]
 
 
 def test_money_and_delete_tools_always_need_approval(tools):
@@ -372,6 +387,7 @@ def test_money_and_delete_tools_always_need_approval(tools):
 
 def test_approval_flow_runs_the_call_once(payout, acme, caplog):
     tenant, user = acme
+    approver = _approver(tenant)
     capture_audit(caplog)
     approval_id = _pending(user, tenant)
     row = AgentToolApproval.objects.get(pk=approval_id)
@@ -384,7 +400,7 @@ def test_approval_flow_runs_the_call_once(payout, acme, caplog):
     with use_tenant(tenant):
         with pytest.raises(AgentToolApprovalInvalid):
             agents.call(user, "payout", {"amount": 500}, approval=approval_id)
-        agents.approve(approval_id, user)
+        agents.approve(approval_id, approver)
         assert agents.call(user, "payout", {"amount": 500}, approval=approval_id)["ok"]
         with pytest.raises(AgentToolApprovalInvalid):
             agents.call(user, "payout", {"amount": 500}, approval=approval_id)
@@ -396,11 +412,13 @@ def test_approval_flow_runs_the_call_once(payout, acme, caplog):
     assert events.count("agent_tool_call") == 1
     success = [e for e in audit_events(caplog) if e["event"] == "agent_tool_call"]
     assert success[0]["approval"] == approval_id
+    row.refresh_from_db()
+    assert (row.status, row.decided_by_id) == ("approved", approver.pk)
 
 
 def test_approval_is_pinned_to_arguments_user_tenant_and_time(payout, acme):
     tenant, user = acme
-    colleague = MembershipFactory(tenant=tenant).user
+    colleague = _approver(tenant)
     other = TenantFactory()
     MembershipFactory(tenant=other, user=user)
     approval_id = _pending(user, tenant)
@@ -454,6 +472,78 @@ def test_only_members_of_the_tenant_may_approve(payout, acme, caplog):
     assert AgentToolApproval.objects.get(pk=approval_id).status == "pending"
     denied = [e for e in audit_events(caplog) if e["event"] == "authz_approval_granted"]
     assert {e["outcome"] for e in denied} == {"denied"}
+
+
+@pytest.mark.parametrize("effect", [agents.MONEY, agents.DELETE])
+def test_money_and_delete_calls_need_another_person(tools, acme, caplog, effect):
+    tools(
+        "risky",
+        arguments={"amount": agents.Integer(minimum=1)},
+        side_effect=effect,
+    )
+    tenant, user = acme
+    grant_permissions(user, tenant, APPROVE)
+    colleague = MembershipFactory(tenant=tenant).user
+    approver = _approver(tenant)
+    approval_id = _pending(user, tenant, tool="risky")
+    capture_audit(caplog)
+    with use_tenant(tenant):
+        with pytest.raises(AgentToolApprovalInvalid, match="another person"):
+            agents.approve(approval_id, user)
+        with pytest.raises(AgentToolApprovalInvalid, match="may not decide"):
+            agents.approve(approval_id, colleague)
+        assert AgentToolApproval.objects.get(pk=approval_id).status == "pending"
+        agents.approve(approval_id, approver)
+        assert agents.call(user, "risky", {"amount": 500}, approval=approval_id)["ok"]
+    assert _approval_refusals(caplog) == ["self_approval", "no_permission"]
+
+
+def test_approve_permission_counts_only_in_its_tenant(payout, acme, caplog):
+    tenant, user = acme
+    other = TenantFactory()
+    elsewhere = _approver(other)
+    MembershipFactory(tenant=tenant, user=elsewhere)
+    approval_id = _pending(user, tenant)
+    capture_audit(caplog)
+    with use_tenant(tenant), pytest.raises(AgentToolApprovalInvalid):
+        agents.approve(approval_id, elsewhere)
+    with use_tenant(other), pytest.raises(AgentToolApprovalInvalid):
+        agents.approve(approval_id, elsewhere)
+    assert _approval_refusals(caplog) == ["no_permission", "not_pending"]
+    assert AgentToolApproval.objects.get(pk=approval_id).status == "pending"
+
+
+def test_requester_holding_the_permission_may_approve_a_write_call(tools, acme):
+    tools(
+        "rename",
+        arguments={"amount": agents.Integer(minimum=1)},
+        side_effect=agents.WRITE,
+        requires_approval=True,
+    )
+    tenant, user = acme
+    approval_id = _pending(user, tenant, tool="rename")
+    with use_tenant(tenant):
+        with pytest.raises(AgentToolApprovalInvalid, match="may not decide"):
+            agents.approve(approval_id, user)
+        grant_permissions(user, tenant, APPROVE)
+        agents.approve(approval_id, user)
+        assert agents.call(user, "rename", {"amount": 500}, approval=approval_id)
+    assert AgentToolApproval.objects.get(pk=approval_id).decided_by_id == user.pk
+
+
+def test_requester_may_withdraw_but_others_need_the_permission(payout, acme, caplog):
+    tenant, user = acme
+    colleague = MembershipFactory(tenant=tenant).user
+    first, second = _pending(user, tenant), _pending(user, tenant, amount=7)
+    capture_audit(caplog)
+    with use_tenant(tenant):
+        with pytest.raises(AgentToolApprovalInvalid):
+            agents.reject(first, colleague)
+        agents.reject(first, user)
+        agents.reject(second, _approver(tenant))
+    assert _approval_refusals(caplog, "authz_approval_rejected") == ["no_permission"]
+    statuses = AgentToolApproval.objects.filter(pk__in=[first, second])
+    assert set(statuses.values_list("status", flat=True)) == {"rejected"}
 
 
 @pytest.mark.parametrize("given", ["1", 1.0, True, None, [1]])

@@ -12,6 +12,7 @@ from tests.factories import (
     UserFactory,
     force_login_verified,
 )
+from tests.hardened_rbac.helpers import grant_permissions
 
 pytestmark = pytest.mark.django_db
 
@@ -41,7 +42,7 @@ def test_list_and_detail_open_but_nothing_can_be_edited(client):
     assert client.get(f"{CHANGELIST}add/").status_code == 403
 
 
-def test_only_a_member_of_the_tenant_decides_from_the_admin(client):
+def test_only_an_approver_of_the_tenant_decides_from_the_admin(client):
     tenant = TenantFactory()
     approval = _pending(tenant, MembershipFactory(tenant=tenant).user)
     outsider = UserFactory(is_staff=True, is_superuser=True)
@@ -52,6 +53,11 @@ def test_only_a_member_of_the_tenant_decides_from_the_admin(client):
     assert approval.status == "pending"
 
     MembershipFactory(tenant=tenant, user=outsider)
+    client.post(CHANGELIST, action)
+    approval.refresh_from_db()
+    assert approval.status == "pending"
+
+    grant_permissions(outsider, tenant, "approve_agenttoolapproval")
     client.post(CHANGELIST, action)
     approval.refresh_from_db()
     assert (approval.status, approval.decided_by_id) == ("approved", outsider.pk)

@@ -10,6 +10,7 @@ from hardened_rbac import agents
 from hardened_rbac.exceptions import AgentToolApprovalRequired, AgentToolRefused
 from hardened_rbac.tenancy import use_tenant
 from tests.factories import MembershipFactory, TenantFactory
+from tests.hardened_rbac.helpers import grant_permissions
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -65,10 +66,12 @@ def test_one_approval_is_spent_once_under_concurrent_calls(tool):
     name = tool(side_effect=agents.MONEY, user_rate="100/m", tenant_rate="100/m")
     tenant = TenantFactory()
     user = MembershipFactory(tenant=tenant).user
+    approver = MembershipFactory(tenant=tenant).user
+    grant_permissions(approver, tenant, "approve_agenttoolapproval")
     with use_tenant(tenant):
         with pytest.raises(AgentToolApprovalRequired) as waiting:
             agents.call(user, name, {"amount": 5})
-        agents.approve(waiting.value.approval_id, user)
+        agents.approve(waiting.value.approval_id, approver)
     outcomes = _race(
         user, tenant, name, {"amount": 5}, approval=waiting.value.approval_id
     )

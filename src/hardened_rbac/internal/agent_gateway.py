@@ -29,15 +29,18 @@ from hardened_rbac.exceptions import (
     UnknownAgentTool,
 )
 from hardened_rbac.internal import agent_limits, audit
-from hardened_rbac.internal.agent_registry import Tool, lookup
+from hardened_rbac.internal.agent_registry import ALWAYS_APPROVED, Tool, lookup
 from hardened_rbac.internal.agent_sandbox import ToolContext, guarded, in_tool_call
 from hardened_rbac.internal.agent_schema import ObjectRef, canonical_json
 from hardened_rbac.internal.context import current_tenant
+from hardened_rbac.internal.grants import permissions_in
 from hardened_rbac.models import AgentToolApproval, Membership, Tenant
 
 logger = logging.getLogger(__name__)
 
 NAME_SHOWN = 64
+APPROVE_PERMISSION = "hardened_rbac.approve_agenttoolapproval"
+SECOND_PERSON = frozenset(effect.value for effect in ALWAYS_APPROVED)
 
 
 def _shown(name: object) -> str:
@@ -219,16 +222,48 @@ def call(user: Any, name: object, arguments: Any, *, approval: object = None) ->
     return result
 
 
+def _approver_refusal(
+    approval: AgentToolApproval, approver: Any, tenant: Tenant, approve: bool
+) -> str | None:
+    """Why ``approver`` may not decide ``approval``, or ``None`` if they may.
+
+    Deciding takes ``APPROVE_PERMISSION`` in the tenant; the requester may
+    still reject, that is withdraw, a call of their own. A money or delete
+    call is never approved by the user who asked for it.
+    """
+    own = approval.requested_by_id == approver.pk
+    if approve and own and approval.side_effect in SECOND_PERSON:
+        return "self_approval"
+    if APPROVE_PERMISSION in permissions_in(approver, tenant):
+        return None
+    if own and not approve:
+        return None
+    return "no_permission"
+
+
 def decide_approval(approval_id: object, approver: Any, *, approve: bool) -> None:
     """Record a person's decision on a pending approval in the current tenant.
 
-    The approver must be a signed-in, active member of the tenant, and the
-    decision cannot be made from inside a tool call, so an agent cannot
-    approve its own request.
+    The approver must be a signed-in, active member of the tenant holding
+    ``APPROVE_PERMISSION`` there, and not the requester of a money or
+    delete call. The decision cannot be made from inside a tool call, so an
+    agent cannot approve its own request.
     """
     tenant = current_tenant()
     target = f"agent_approval:{_shown(str(approval_id))}"
     event = "authz_approval_granted" if approve else "authz_approval_rejected"
+
+    def refuse(refusal: str, message: str) -> AgentToolApprovalInvalid:
+        audit.emit(
+            event,
+            outcome="denied",
+            actor=_user_id(approver),
+            target=target,
+            refusal=refusal,
+        )
+        logger.warning("agent tool approval %s refused: %s", target, refusal)
+        return AgentToolApprovalInvalid(message)
+
     if (
         tenant is None
         or _user_id(approver) is None
@@ -238,18 +273,27 @@ def decide_approval(approval_id: object, approver: Any, *, approve: bool) -> Non
         .filter(user_id=approver.pk, tenant_id=tenant.pk)
         .exists()
     ):
-        audit.emit(event, outcome="denied", actor=_user_id(approver), target=target)
-        raise AgentToolApprovalInvalid("Only a member of this tenant may decide.")
+        raise refuse("not_member", "Only a member of this tenant may decide.")
     if isinstance(approval_id, bool) or not isinstance(approval_id, int):
-        audit.emit(event, outcome="denied", actor=approver.pk, target=target)
-        raise AgentToolApprovalInvalid("The approval id must be a whole number.")
+        raise refuse("malformed_id", "The approval id must be a whole number.")
+
+    waiting = AgentToolApproval.objects.filter(
+        pk=approval_id,
+        tenant=tenant,
+        status=AgentToolApproval.Status.PENDING,
+        expires_at__gt=timezone.now(),
+    )
+    pending = waiting.first()
+    if pending is None:
+        raise refuse("not_pending", "No pending approval with this id here.")
+    refusal = _approver_refusal(pending, approver, tenant, approve)
+    if refusal == "self_approval":
+        raise refuse(refusal, "A money or delete call needs another person's approval.")
+    if refusal is not None:
+        raise refuse(refusal, "This user may not decide agent tool calls here.")
+
     with transaction.atomic():
-        decided = AgentToolApproval.objects.filter(
-            pk=approval_id,
-            tenant=tenant,
-            status=AgentToolApproval.Status.PENDING,
-            expires_at__gt=timezone.now(),
-        ).update(
+        decided = waiting.update(
             status=(
                 AgentToolApproval.Status.APPROVED
                 if approve
@@ -259,6 +303,5 @@ def decide_approval(approval_id: object, approver: Any, *, approve: bool) -> Non
             decided_at=timezone.now(),
         )
     if decided != 1:
-        audit.emit(event, outcome="denied", actor=approver.pk, target=target)
-        raise AgentToolApprovalInvalid("No pending approval with this id here.")
+        raise refuse("not_pending", "No pending approval with this id here.")
     audit.emit(event, outcome="success", actor=approver.pk, target=target)

@@ -249,6 +249,7 @@ E017_MSG = (
     "after django_otp.middleware.OTPMiddleware."
 )
 W001_MSG = "The admin site does not require a verified second factor."
+E032_MSG = "HARDENED_AUTH_TOTP_ISSUER must be a non-empty string without ':'."
 
 STRONG_FACTORS = frozenset({"totp", "webauthn"})
 KNOWN_FACTORS = STRONG_FACTORS | {"recovery_codes", "sms"}
@@ -318,6 +319,16 @@ def check_second_factors(**kwargs: Any) -> list[CheckMessage]:
                 E017_MSG,
                 hint="Add both, OTPMiddleware first, after AuthenticationMiddleware.",
                 id="hardened_auth.E017",
+            )
+        )
+    issuer = app_settings.TOTP_ISSUER
+    if not isinstance(issuer, str) or not issuer.strip() or ":" in issuer:
+        errors.append(
+            Error(
+                E032_MSG,
+                hint="Authenticator apps show it next to the account and read "
+                "'issuer:account' from the label; for example 'Example Shop'.",
+                id="hardened_auth.E032",
             )
         )
     return errors
@@ -429,6 +440,10 @@ E022_MSG = (
     "to rising 'delay', 'challenge' and 'lock' counts (or None), and the site "
     "must never lock."
 )
+E030_MSG = "HARDENED_AUTH_ALTCHA_MAX_NUMBER must be an integer from 1000 to 10000000."
+E031_MSG = "HARDENED_AUTH_ALTCHA_TTL must be a positive number of seconds."
+MIN_ALTCHA_MAX_NUMBER = 1_000
+MAX_ALTCHA_MAX_NUMBER = 10_000_000
 VELOCITY_DIMENSIONS = frozenset({"identifier", "ip", "site"})
 VELOCITY_STAGES = ("delay", "challenge", "lock")
 
@@ -444,6 +459,7 @@ def _valid_stages(stages: object) -> bool:
 
 
 def check_velocity(**kwargs: Any) -> list[CheckMessage]:
+    errors: list[CheckMessage] = []
     thresholds = app_settings.VELOCITY_THRESHOLDS
     valid = (
         isinstance(thresholds, Mapping)
@@ -452,16 +468,38 @@ def check_velocity(**kwargs: Any) -> list[CheckMessage]:
         and (thresholds.get("site") or {}).get("lock") is None
         and _is_positive_int(app_settings.VELOCITY_WINDOW, 1)
     )
-    if valid:
-        return []
-    return [
-        Error(
-            E022_MSG,
-            hint="For example {'identifier': {'delay': 3, 'challenge': 5, "
-            "'lock': 10}, 'site': {'challenge': 500}}.",
-            id="hardened_auth.E022",
+    if not valid:
+        errors.append(
+            Error(
+                E022_MSG,
+                hint="For example {'identifier': {'delay': 3, 'challenge': 5, "
+                "'lock': 10}, 'site': {'challenge': 500}}.",
+                id="hardened_auth.E022",
+            )
         )
-    ]
+    max_number = app_settings.ALTCHA_MAX_NUMBER
+    if not (
+        _is_positive_int(max_number, MIN_ALTCHA_MAX_NUMBER)
+        and max_number <= MAX_ALTCHA_MAX_NUMBER
+    ):
+        errors.append(
+            Error(
+                E030_MSG,
+                hint="Below 1000 the proof of work costs an attacker nothing; "
+                "above 10000000 a phone takes too long. The default is 100000.",
+                id="hardened_auth.E030",
+            )
+        )
+    if not _is_positive_int(app_settings.ALTCHA_TTL, 1):
+        errors.append(
+            Error(
+                E031_MSG,
+                hint="For example 300 (five minutes); a challenge that has "
+                "expired can never be solved.",
+                id="hardened_auth.E031",
+            )
+        )
+    return errors
 
 
 E023_MSG = (

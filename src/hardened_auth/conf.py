@@ -96,7 +96,7 @@ class AuthSettings:
     @property
     def TOTP_ISSUER(self) -> str:
         """The site name authenticator apps show next to the account."""
-        return str(self._get("TOTP_ISSUER", "django-hardened"))
+        return self._get("TOTP_ISSUER", "django-hardened")  # type: ignore[return-value]
 
     @property
     def SECOND_FACTORS(self) -> Sequence[str]:

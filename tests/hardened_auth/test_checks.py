@@ -355,3 +355,116 @@ def test_velocity_invalid_fails(thresholds):
         messages = checks.check_velocity()
     assert [m.id for m in messages] == ["hardened_auth.E022"]
     assert messages[0].msg == checks.E022_MSG
+
+
+@override_settings(HARDENED_AUTH_VELOCITY_WINDOW=0)
+def test_velocity_window_zero_fails():
+    messages = checks.check_velocity()
+    assert [m.id for m in messages] == ["hardened_auth.E022"]
+    assert messages[0].msg == checks.E022_MSG
+
+
+@pytest.mark.parametrize("window", [-60, "900", 90.5, True, None])
+def test_velocity_window_invalid_fails(window):
+    with override_settings(HARDENED_AUTH_VELOCITY_WINDOW=window):
+        messages = checks.check_velocity()
+    assert [m.id for m in messages] == ["hardened_auth.E022"]
+    assert messages[0].msg == checks.E022_MSG
+
+
+@override_settings(HARDENED_AUTH_VELOCITY_WINDOW=60)
+def test_velocity_window_valid_passes():
+    assert checks.check_velocity() == []
+
+
+@pytest.mark.parametrize("value", [0, -1, 999, 10_000_001, "100000", 1e5, True, None])
+def test_altcha_max_number_invalid_fails(value):
+    with override_settings(HARDENED_AUTH_ALTCHA_MAX_NUMBER=value):
+        messages = checks.check_velocity()
+    assert [m.id for m in messages] == ["hardened_auth.E030"]
+    assert messages[0].msg == checks.E030_MSG
+    assert messages[0].msg == (
+        "HARDENED_AUTH_ALTCHA_MAX_NUMBER must be an integer from 1000 to 10000000."
+    )
+
+
+@pytest.mark.parametrize("value", [1_000, 100_000, 10_000_000])
+def test_altcha_max_number_within_bounds_passes(value):
+    with override_settings(HARDENED_AUTH_ALTCHA_MAX_NUMBER=value):
+        assert checks.check_velocity() == []
+
+
+@pytest.mark.parametrize("value", [0, -10, "300", 300.0, False, None])
+def test_altcha_ttl_invalid_fails(value):
+    with override_settings(HARDENED_AUTH_ALTCHA_TTL=value):
+        messages = checks.check_velocity()
+    assert [m.id for m in messages] == ["hardened_auth.E031"]
+    assert messages[0].msg == checks.E031_MSG
+    assert messages[0].msg == (
+        "HARDENED_AUTH_ALTCHA_TTL must be a positive number of seconds."
+    )
+
+
+@override_settings(HARDENED_AUTH_ALTCHA_TTL=60)
+def test_altcha_ttl_positive_passes():
+    assert checks.check_velocity() == []
+
+
+@override_settings(
+    HARDENED_AUTH_VELOCITY_WINDOW=0,
+    HARDENED_AUTH_ALTCHA_MAX_NUMBER=10,
+    HARDENED_AUTH_ALTCHA_TTL=0,
+)
+def test_velocity_and_altcha_errors_are_all_reported():
+    assert [m.id for m in checks.check_velocity()] == [
+        "hardened_auth.E022",
+        "hardened_auth.E030",
+        "hardened_auth.E031",
+    ]
+
+
+@pytest.mark.parametrize(
+    "issuer", ["", "   ", "Example: Shop", ":", None, 42, ["Example"]]
+)
+def test_totp_issuer_invalid_fails(issuer):
+    with override_settings(HARDENED_AUTH_TOTP_ISSUER=issuer):
+        messages = checks.check_second_factors()
+    assert [m.id for m in messages] == ["hardened_auth.E032"]
+    assert messages[0].msg == checks.E032_MSG
+    assert messages[0].msg == (
+        "HARDENED_AUTH_TOTP_ISSUER must be a non-empty string without ':'."
+    )
+
+
+def test_totp_issuer_default_passes(settings):
+    del settings.HARDENED_AUTH_TOTP_ISSUER
+    assert checks.check_second_factors() == []
+
+
+@override_settings(HARDENED_AUTH_TOTP_ISSUER="Example Shop (staging)")
+def test_totp_issuer_valid_passes():
+    assert checks.check_second_factors() == []
+
+
+def test_session_binding_middleware_before_authentication_fails(settings):
+    middleware = [m for m in settings.MIDDLEWARE if m != checks.SESSION_MIDDLEWARE]
+    middleware.insert(
+        middleware.index(checks.AUTH_MIDDLEWARE), checks.SESSION_MIDDLEWARE
+    )
+    settings.MIDDLEWARE = middleware
+    messages = checks.check_sessions()
+    assert [m.id for m in messages] == ["hardened_auth.E020"]
+    assert messages[0].msg == checks.E020_MSG
+    assert messages[0].msg == (
+        "hardened_auth.middleware.SessionBindingMiddleware must be in MIDDLEWARE, "
+        "after AuthenticationMiddleware."
+    )
+
+
+def test_session_binding_middleware_after_authentication_passes(settings):
+    middleware = [m for m in settings.MIDDLEWARE if m != checks.SESSION_MIDDLEWARE]
+    middleware.insert(
+        middleware.index(checks.AUTH_MIDDLEWARE) + 1, checks.SESSION_MIDDLEWARE
+    )
+    settings.MIDDLEWARE = middleware
+    assert checks.check_sessions() == []

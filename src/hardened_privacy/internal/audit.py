@@ -21,6 +21,7 @@ from hardened_privacy.internal.keyring import _state, _state_lock, get_keyring
 from hardened_privacy.models import AuditRecord
 
 logger = logging.getLogger(__name__)
+audit_logger = logging.getLogger("hardened_privacy.audit")
 
 GENESIS = "0" * 64
 GLOBAL_CHAIN = "global"
@@ -229,3 +230,43 @@ def chains(using: str = "default") -> list[str]:
         .values_list("chain", flat=True)
         .distinct()
     )
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    chain: str
+    count: int
+    problem: ChainBreak | None
+
+
+def verify_chains(
+    selected: list[str] | None = None, using: str = "default"
+) -> list[ChainReport]:
+    """Verify ``selected`` chains, or every chain, in name order."""
+    return [
+        ChainReport(chain, *verify_chain(chain, using))
+        for chain in selected or chains(using)
+    ]
+
+
+def emit(
+    event: str,
+    *,
+    outcome: str,
+    actor: object = None,
+    ip: str | None = None,
+    target: str | None = None,
+    **fields: Any,
+) -> None:
+    """Log one of this app's audit events; WARNING unless it succeeded."""
+    payload: dict[str, Any] = {
+        "event": event,
+        "actor": None if actor is None else str(actor),
+        "tenant": None,
+        "target": target,
+        "outcome": outcome,
+        "ip": ip,
+        **fields,
+    }
+    level = logging.INFO if outcome == "success" else logging.WARNING
+    audit_logger.log(level, event, extra={"hardened_audit": payload})

@@ -2,7 +2,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from hardened_privacy.internal.audit import chains, verify_chain
+from hardened_privacy.internal.audit import verify_chains
 
 
 class Command(BaseCommand):
@@ -17,17 +17,15 @@ class Command(BaseCommand):
         parser.add_argument("--database", default="default")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        using = options["database"]
-        selected = options["chain"] or chains(using)
         broken = 0
-        for chain in selected:
-            count, problem = verify_chain(chain, using)
+        for report in verify_chains(options["chain"], options["database"]):
+            problem = report.problem
             if problem is None:
-                self.stdout.write(f"{chain}: {count} records, intact")
+                self.stdout.write(f"{report.chain}: {report.count} records, intact")
                 continue
             broken += 1
             self.stderr.write(
-                f"{chain}: BROKEN at record id={problem.record_id} "
+                f"{report.chain}: BROKEN at record id={problem.record_id} "
                 f"sequence={problem.sequence}: {problem.reason}"
             )
         if broken:

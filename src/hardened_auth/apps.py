@@ -51,6 +51,10 @@ class HardenedAuthConfig(AppConfig):
         checks.register(auth_checks.check_velocity, checks.Tags.security)
         checks.register(auth_checks.check_oidc, checks.Tags.security)
         checks.register(auth_checks.check_synthetic, checks.Tags.security)
+        checks.register(auth_checks.check_oidc_email_match, checks.Tags.security)
+        checks.register(
+            auth_checks.check_oidc_email_authentication, checks.Tags.security
+        )
         checks.register(
             auth_checks.check_oidc_database_apps,
             checks.Tags.security,
@@ -63,5 +67,9 @@ class HardenedAuthConfig(AppConfig):
             from allauth.socialaccount.signals import pre_social_login
 
             from hardened_auth.internal.oidc_flow import verify_nonce
+            from hardened_auth.social_adapter import email_match_confirmed
 
             pre_social_login.connect(verify_nonce, dispatch_uid="hardened_auth_nonce")
+            pre_social_login.connect(
+                email_match_confirmed, dispatch_uid="hardened_auth_email_match"
+            )

@@ -670,3 +670,77 @@ def check_synthetic(**kwargs: Any) -> list[CheckMessage]:
             id="hardened_auth.E028",
         )
     ]
+
+
+E029_MSG = (
+    "HARDENED_AUTH_OIDC_EMAIL_MATCH must be None or the dotted path of a callable."
+)
+W003_MSG = (
+    "The OpenID Connect app {!r} signs in by email, but SOCIALACCOUNT_ADAPTER "
+    "does not check which accounts a provider may sign in to."
+)
+SOCIAL_ADAPTER = "hardened_auth.social_adapter.SocialAccountAdapter"
+
+
+def check_oidc_email_match(**kwargs: Any) -> list[CheckMessage]:
+    from django.utils.module_loading import import_string
+
+    path = app_settings.OIDC_EMAIL_MATCH
+    if path is None:
+        return []
+    try:
+        value = import_string(path) if isinstance(path, str) and path else None
+    except ImportError:
+        value = None
+    if callable(value):
+        return []
+    return [
+        Error(
+            E029_MSG,
+            hint="Name a function taking (provider_id, user, email) that "
+            "returns True only for accounts that provider provisioned.",
+            id="hardened_auth.E029",
+        )
+    ]
+
+
+def _adapter_checks_email_match() -> bool:
+    from django.utils.module_loading import import_string
+
+    from hardened_auth.social_adapter import SocialAccountAdapter
+
+    path = getattr(settings, "SOCIALACCOUNT_ADAPTER", "")
+    try:
+        adapter = import_string(path) if isinstance(path, str) and path else None
+    except ImportError:
+        return False
+    return isinstance(adapter, type) and issubclass(adapter, SocialAccountAdapter)
+
+
+def check_oidc_email_authentication(**kwargs: Any) -> list[CheckMessage]:
+    from hardened_auth.internal.oidc import provider_settings
+
+    if not apps.is_installed(OIDC_PROVIDER_APP):
+        return []
+    global_on = bool(
+        getattr(settings, "SOCIALACCOUNT_EMAIL_AUTHENTICATION", False)
+        or provider_settings().get("EMAIL_AUTHENTICATION", False)
+    )
+    names = []
+    for name, app_config in _settings_oidc_apps():
+        if not isinstance(app_config, Mapping):
+            continue
+        own = app_config.get("email_authentication")
+        if global_on if own is None else bool(own):
+            names.append(name)
+    if not names or _adapter_checks_email_match():
+        return []
+    return [
+        Warning(
+            W003_MSG.format(name),
+            hint=f"Set SOCIALACCOUNT_ADAPTER = {SOCIAL_ADAPTER!r} and "
+            "HARDENED_AUTH_OIDC_EMAIL_MATCH, or turn email_authentication off.",
+            id="hardened_auth.W003",
+        )
+        for name in names
+    ]

@@ -163,6 +163,15 @@ class AuthSettings:
         return value  # type: ignore[return-value]
 
     @property
+    def OIDC_EMAIL_MATCH(self) -> str | None:
+        """Dotted path to ``(provider_id, user, email) -> bool``, or ``None``.
+
+        Says whether a provider's verified email may sign into an existing
+        account; with ``None`` no provider signs in by email.
+        """
+        return self._get("OIDC_EMAIL_MATCH", None)  # type: ignore[return-value]
+
+    @property
     def SYNTHETIC_EMAIL(self) -> str:
         """Address of the dedicated account the synthetic checks sign in as."""
         return self._get("SYNTHETIC_EMAIL", "")  # type: ignore[return-value]

@@ -125,6 +125,10 @@ AUTH_PASSWORD_VALIDATORS = [
 # OpenID Connect through hardened_auth's provider: PKCE, nonce, fixed scopes.
 # SANDBOX_OIDC_ISSUER, _CLIENT_ID and _CLIENT_SECRET add Initech's provider.
 SOCIALACCOUNT_PROVIDERS = {"openid_connect": provider_settings(os.environ)}
+# A provider's verified email signs into an existing account only when a
+# tenant mapped to that provider provisioned it over SCIM.
+SOCIALACCOUNT_ADAPTER = "hardened_auth.social_adapter.SocialAccountAdapter"
+HARDENED_AUTH_OIDC_EMAIL_MATCH = "enterprise.accounts.provisioned_by"
 
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "home"

@@ -1,10 +1,13 @@
 """The agent tool gateway refuses by default and audits every decision."""
 
+import _thread
 import json
 import socket
 import subprocess
+import threading
 import urllib.request
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -612,6 +615,122 @@ def test_processes_and_connections_are_refused_without_a_grant(tools, acme, capl
                 agents.call(user, "escape", {"how": how})
     assert subprocess.run(["true"], check=False).returncode == 0
     assert [e["refusal"] for e in _refusals(caplog)] == ["capability_denied"] * 6
+
+
+def _lookup_outcome() -> str:
+    try:
+        socket.getaddrinfo("localhost", 80)
+    except AgentToolCapabilityDenied:
+        return "refused"
+    return "resolved"
+
+
+def _in_thread(start) -> str:
+    outcome: list[str] = []
+    done = threading.Event()
+
+    def work():
+        outcome.append(_lookup_outcome())
+        done.set()
+
+    start(work)
+    assert done.wait(5)
+    return outcome[0]
+
+
+SHARED_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shared")
+THREAD_STARTERS = {
+    "thread": lambda work: threading.Thread(target=work).start(),
+    "timer": lambda work: threading.Timer(0, work).start(),
+    "_thread": lambda work: _thread.start_new_thread(work, ()),
+    "new pool": lambda work: ThreadPoolExecutor(max_workers=1).submit(work),
+    "running pool": lambda work: SHARED_POOL.submit(work),
+}
+
+
+@pytest.mark.parametrize("how", list(THREAD_STARTERS))
+def test_threads_a_handler_starts_stay_guarded(tools, acme, caplog, how):
+    SHARED_POOL.submit(lambda: None).result()
+    assert _in_thread(THREAD_STARTERS[how]) == "resolved"
+
+    def escape(ctx):
+        return _in_thread(THREAD_STARTERS[how])
+
+    tools("escape_by_thread", handler=escape)
+    tenant, user = acme
+    with use_tenant(tenant):
+        assert agents.call(user, "escape_by_thread", {}) == "refused"
+    assert _in_thread(THREAD_STARTERS[how]) == "resolved"
+    assert _lookup_outcome() == "resolved"
+
+
+def test_a_thread_that_outlives_the_call_stays_guarded(tools, acme):
+    release, done = threading.Event(), threading.Event()
+    outcome: list[str] = []
+
+    def later():
+        release.wait(5)
+        outcome.append(_lookup_outcome())
+        done.set()
+
+    def leave_behind(ctx):
+        threading.Thread(target=later, daemon=True).start()
+        return "returned"
+
+    tools("leave_behind", handler=leave_behind)
+    tenant, user = acme
+    with use_tenant(tenant):
+        assert agents.call(user, "leave_behind", {}) == "returned"
+    release.set()
+    assert done.wait(5)
+    assert outcome == ["refused"]
+
+
+def test_a_fresh_pool_worker_started_by_a_handler_serves_others_unguarded(tools, acme):
+    pool = ThreadPoolExecutor(max_workers=1)
+
+    def spawn(ctx):
+        return pool.submit(_lookup_outcome).result(5)
+
+    tools("spawn_worker", handler=spawn)
+    tenant, user = acme
+    with use_tenant(tenant):
+        assert agents.call(user, "spawn_worker", {}) == "refused"
+    assert pool.submit(_lookup_outcome).result(5) == "resolved"
+    pool.shutdown()
+
+
+def test_granted_http_still_resolves_in_the_egress_lookup_thread(
+    tools, acme, settings, monkeypatch
+):
+    from hardened_privacy import egress
+    from tests.hardened_privacy.egress_servers import serve
+
+    def fetch(ctx, url):
+        return ctx.http.get(url).body
+
+    tools(
+        "fetch_local",
+        handler=fetch,
+        arguments={"url": agents.Text()},
+        network_hosts=["localhost"],
+    )
+    real = egress.get_egress_client
+    monkeypatch.setattr(
+        egress,
+        "get_egress_client",
+        lambda **kw: real(permitted_networks=["127.0.0.1/32", "::1/128"], **kw),
+    )
+    tenant, user = acme
+    with serve() as server:
+        port = server.server_address[1]
+        settings.HARDENED_PRIVACY_EGRESS_ALLOWED_HOSTS = [f"localhost:{port}"]
+        settings.HARDENED_PRIVACY_EGRESS_ALLOWED_SCHEMES = ["http"]
+        with use_tenant(tenant):
+            body = agents.call(
+                user, "fetch_local", {"url": f"http://localhost:{port}/ok"}
+            )
+    assert body == b"hello"
 
 
 def test_context_capabilities_need_explicit_grants(tools, acme):

@@ -9,15 +9,25 @@ handler's ``ToolContext``: ``ctx.run()`` for the commands the tool was
 granted and ``ctx.http`` for the hosts it was granted, the latter through
 :mod:`hardened_privacy.egress` only. The hook looks at a context variable,
 so code outside a tool call is never affected.
+
+A new thread starts with an empty context, so ``install`` also makes the
+thread starters (``threading.Thread.start``, ``_thread.start_new_thread``
+and ``ThreadPoolExecutor.submit``) carry a copy of the caller's context
+into the thread while a guard is set: work a handler moves to another
+thread stays guarded, for as long as that thread runs.
 """
 
 from __future__ import annotations
 
+import _thread
+import contextvars
+import functools
 import subprocess
 import sys
 import threading
 import urllib.parse
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -86,12 +96,57 @@ def _hook(event: str, args: tuple[Any, ...]) -> None:
         )
 
 
+def _inheriting(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``function`` bound to a copy of the current context, when guarded."""
+    if _guard.get() is None:
+        return function
+    return functools.partial(contextvars.copy_context().run, function)
+
+
+def _patch_thread_starters() -> None:
+    thread_start = threading.Thread.start
+    start_new_thread = _thread.start_new_thread
+    pool_submit = ThreadPoolExecutor.submit
+
+    def start(self: threading.Thread) -> None:
+        if _guard.get() is not None:
+            self.run = _inheriting(self.run)  # type: ignore[method-assign]
+        thread_start(self)
+
+    def start_thread(function: Callable[..., Any], *arguments: Any) -> int:
+        return start_new_thread(_inheriting(function), *arguments)
+
+    def submit(
+        self: ThreadPoolExecutor, fn: Callable[..., Any], /, *args: Any, **kwargs: Any
+    ) -> Future[Any]:
+        if _guard.get() is None:
+            return pool_submit(self, fn, *args, **kwargs)
+        work = _inheriting(fn)
+        # A worker this submit starts serves later callers too, so it must
+        # not keep the guard; the work itself carries it.
+        token = _guard.set(None)
+        try:
+            return pool_submit(self, work, *args, **kwargs)
+        finally:
+            _guard.reset(token)
+
+    threading.Thread.start = start  # type: ignore[method-assign]
+    _thread.start_new_thread = start_thread
+    _thread.start_new = start_thread
+    ThreadPoolExecutor.submit = submit  # type: ignore[method-assign,assignment]
+
+
 def install() -> None:
-    """Add the audit hook once per process; hooks cannot be removed."""
+    """Add the audit hook and the thread starters once per process.
+
+    Audit hooks cannot be removed, and the starters stay in place: outside
+    a tool call they pass straight through.
+    """
     global _installed
     with _install_lock:
         if not _installed:
             sys.addaudithook(_hook)
+            _patch_thread_starters()
             _installed = True
 
 

@@ -8,7 +8,7 @@ PREFIX = "HARDENED_AUTH_"
 
 DEFAULT_RATE_LIMITS: Mapping[str, Mapping[str, str]] = {
     "login": {"ip": "30/15m", "identifier": "10/15m"},
-    "signup": {"ip": "10/h"},
+    "signup": {"ip": "10/h", "identifier": "5/h"},
     "reset": {"ip": "10/h", "identifier": "5/h"},
     "email_change": {"ip": "10/h", "identifier": "5/h"},
     "mfa": {"ip": "30/15m", "identifier": "10/15m"},

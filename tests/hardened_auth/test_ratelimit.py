@@ -6,7 +6,9 @@ import uuid
 
 import pytest
 from django.test import Client, RequestFactory, override_settings
+from django.urls import reverse
 
+from hardened_auth.conf import DEFAULT_RATE_LIMITED_VIEWS, DEFAULT_RATE_LIMITS
 from hardened_auth.hashers import HardenedArgon2PasswordHasher
 from hardened_auth.internal import limiter
 from tests.factories import DEFAULT_PASSWORD, UserFactory
@@ -263,3 +265,200 @@ def test_limit_is_shared_through_redis():
     for _ in range(4):
         assert _login(ip, _name()).status_code == 200
     assert _login(ip, _name()).status_code == 429
+
+
+EVERY_SCOPE_ONCE = {
+    scope: {"ip": "1/h"}
+    for scope in ("login", "signup", "reset", "email_change", "mfa", "token")
+}
+NEW_PASSWORD = "a brand new passphrase 4 limits"
+
+
+def _anonymous(ip: str) -> Client:
+    return Client(REMOTE_ADDR=ip)
+
+
+def _signed_in(ip: str) -> Client:
+    client = Client(REMOTE_ADDR=ip)
+    client.force_login(UserFactory())
+    return client
+
+
+def _new_email() -> str:
+    return f"{uuid.uuid4().hex[:12]}@example.com"
+
+
+# Each rate-limited view, the client that posts to it and a form it accepts.
+LIMITED_POSTS = {
+    "admin:login": (_anonymous, lambda: {"username": _name(), "password": "x"}),
+    "account_login": (_anonymous, lambda: {"login": _new_email(), "password": "x"}),
+    "account_signup": (
+        _anonymous,
+        lambda: {
+            "email": _new_email(),
+            "password1": NEW_PASSWORD,
+            "password2": NEW_PASSWORD,
+        },
+    ),
+    "account_reset_password": (_anonymous, lambda: {"email": _new_email()}),
+    "account_email": (_signed_in, lambda: {"email": _new_email(), "action_add": ""}),
+    "hardened_auth:step_up": (_signed_in, lambda: {"code": "000000"}),
+    "hardened_auth:token": (
+        _anonymous,
+        lambda: {"login": _new_email(), "password": "x"},
+    ),
+    "hardened_auth:token_refresh": (_anonymous, lambda: {"refresh_token": "hrt_x"}),
+    "hardened_auth:token_revoke": (_anonymous, lambda: {"refresh_token": "hrt_x"}),
+    "otp_webauthn:credential-authentication-begin": (_anonymous, dict),
+    "otp_webauthn:credential-authentication-complete": (_anonymous, dict),
+}
+# allauth.mfa is not installed here; its views are limited where it is.
+ALLAUTH_MFA_VIEWS = {"mfa_authenticate", "mfa_reauthenticate"}
+
+
+def test_every_default_rate_limited_view_is_exercised():
+    assert set(DEFAULT_RATE_LIMITED_VIEWS) == set(LIMITED_POSTS) | ALLAUTH_MFA_VIEWS
+
+
+@pytest.mark.parametrize("view_name", sorted(LIMITED_POSTS))
+def test_every_rate_limited_view_answers_429_before_hashing(
+    view_name, settings, hash_calls, caplog
+):
+    settings.HARDENED_AUTH_RATE_LIMITS = EVERY_SCOPE_ONCE
+    settings.HARDENED_AUTH_RATE_LIMITED_VIEWS = DEFAULT_RATE_LIMITED_VIEWS
+    make_client, form = LIMITED_POSTS[view_name]
+    client = make_client(_ip())
+    url = reverse(view_name)
+    assert client.post(url, form()).status_code != 429
+
+    hash_calls.clear()
+    with caplog.at_level(logging.INFO, logger="hardened_auth.audit"):
+        response = client.post(url, form())
+    assert response.status_code == 429
+    assert 1 <= int(response["Retry-After"]) <= 3600
+    assert response["Cache-Control"] == "no-store"
+    assert hash_calls == []
+    [event] = [
+        r for r in caplog.records if r.getMessage() == "excess_rate_limit_exceeded"
+    ]
+    assert event.hardened_audit["target"] == DEFAULT_RATE_LIMITED_VIEWS[view_name]
+    assert event.hardened_audit["dimension"] == "ip"
+
+
+@pytest.mark.parametrize(
+    "view_name",
+    [
+        "hardened_auth:token",
+        "hardened_auth:token_refresh",
+        "hardened_auth:token_revoke",
+    ],
+)
+def test_token_endpoints_answer_429_in_json_whatever_the_client_accepts(
+    view_name, settings
+):
+    settings.HARDENED_AUTH_RATE_LIMITS = EVERY_SCOPE_ONCE
+    settings.HARDENED_AUTH_RATE_LIMITED_VIEWS = DEFAULT_RATE_LIMITED_VIEWS
+    client, form = _anonymous(_ip()), LIMITED_POSTS[view_name][1]
+    client.post(reverse(view_name), form(), HTTP_ACCEPT="text/html")
+    response = client.post(reverse(view_name), form(), HTTP_ACCEPT="text/html")
+    assert response.status_code == 429
+    assert response["Content-Type"] == "application/json"
+    body = json.loads(response.content)
+    assert body == {
+        "error": "rate_limited",
+        "retry_after": int(response["Retry-After"]),
+    }
+
+
+def test_signup_is_limited_per_submitted_email_across_ips(settings, hash_calls):
+    settings.HARDENED_AUTH_RATE_LIMITS = {
+        "signup": {"ip": "100/h", "identifier": "2/h"}
+    }
+    settings.HARDENED_AUTH_RATE_LIMITED_VIEWS = {"account_signup": "signup"}
+    email = _new_email()
+    form = {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD}
+    for spelling in (email, email.upper()):
+        response = _anonymous(_ip()).post(
+            "/accounts/signup/", {**form, "email": spelling}
+        )
+        assert response.status_code != 429
+    hash_calls.clear()
+    response = _anonymous(_ip()).post("/accounts/signup/", {**form, "email": email})
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) >= 1
+    assert hash_calls == []
+    other = _anonymous(_ip()).post("/accounts/signup/", {**form, "email": _new_email()})
+    assert other.status_code != 429
+
+
+def _token_pair(user) -> dict:
+    response = _anonymous(_ip()).post(
+        "/auth/token/", {"login": user.email, "password": DEFAULT_PASSWORD}
+    )
+    assert response.status_code == 200, response.content
+    return json.loads(response.content)
+
+
+def test_refresh_is_limited_per_token_family_across_ips(settings, caplog):
+    settings.HARDENED_AUTH_RATE_LIMITS = {
+        "login": {"ip": "100/h", "identifier": "100/h"},
+        "token": {"ip": "100/h", "identifier": "2/h"},
+    }
+    settings.HARDENED_AUTH_RATE_LIMITED_VIEWS = {
+        "hardened_auth:token": "login",
+        "hardened_auth:token_refresh": "token",
+    }
+    user = UserFactory()
+    pair = _token_pair(user)
+    for _ in range(2):
+        response = _anonymous(_ip()).post(
+            "/auth/token/refresh/", {"refresh_token": pair["refresh_token"]}
+        )
+        assert response.status_code == 200
+        pair = json.loads(response.content)
+
+    with caplog.at_level(logging.INFO, logger="hardened_auth.audit"):
+        refused = _anonymous(_ip()).post(
+            "/auth/token/refresh/", {"refresh_token": pair["refresh_token"]}
+        )
+    assert refused.status_code == 429
+    assert int(refused["Retry-After"]) >= 1
+    [event] = [
+        r for r in caplog.records if r.getMessage() == "excess_rate_limit_exceeded"
+    ]
+    assert event.hardened_audit["dimension"] == "identifier"
+
+    other_family = _token_pair(user)
+    response = _anonymous(_ip()).post(
+        "/auth/token/refresh/", {"refresh_token": other_family["refresh_token"]}
+    )
+    assert response.status_code == 200
+
+
+def test_unknown_refresh_tokens_are_limited_by_address(settings):
+    settings.HARDENED_AUTH_RATE_LIMITS = {"token": {"ip": "2/h", "identifier": "1/h"}}
+    settings.HARDENED_AUTH_RATE_LIMITED_VIEWS = {"hardened_auth:token_refresh": "token"}
+    client = _anonymous(_ip())
+    for token in ("hrt_forged-one", "hrt_forged-two"):
+        response = client.post("/auth/token/refresh/", {"refresh_token": token})
+        assert response.status_code == 401
+    response = client.post("/auth/token/refresh/", {"refresh_token": "hrt_forged-3"})
+    assert response.status_code == 429
+
+
+def test_step_up_is_limited_per_user_across_ips(settings):
+    settings.HARDENED_AUTH_RATE_LIMITS = {"mfa": {"ip": "100/h", "identifier": "2/h"}}
+    user = UserFactory()
+    statuses = []
+    for _ in range(3):
+        client = Client(REMOTE_ADDR=_ip())
+        client.force_login(user)
+        statuses.append(client.post("/auth/step-up/", {"code": "000000"}).status_code)
+    assert statuses == [400, 400, 429]
+
+
+def test_every_default_scope_is_limited_per_ip_and_per_account():
+    assert {scope: sorted(rates) for scope, rates in DEFAULT_RATE_LIMITS.items()} == {
+        scope: ["identifier", "ip"]
+        for scope in ("login", "signup", "reset", "email_change", "mfa", "token")
+    }

@@ -21,6 +21,7 @@ from hardened_auth.internal.identifiers import fold_email, normalise_identifier
 logger = logging.getLogger(__name__)
 
 IDENTIFIER_FIELDS = ("login", "username", "email")
+REFRESH_TOKEN_FIELD = "refresh_token"
 
 
 @dataclass(frozen=True)
@@ -33,11 +34,22 @@ class Decision:
 
 
 def submitted_identifier(request: HttpRequest) -> str | None:
-    """Return the account an attempt is about, normalised, or ``None``."""
+    """Return the account an attempt is about, normalised, or ``None``.
+
+    That is the submitted identifier, else the token family of a submitted
+    refresh token, else the signed-in user. An unknown refresh token has no
+    family and is limited by its client's address alone.
+    """
     for field in IDENTIFIER_FIELDS:
         value = request.POST.get(field)
         if value:
             return "id:" + normalise_identifier(fold_email(value))
+    presented = request.POST.get(REFRESH_TOKEN_FIELD)
+    if presented:
+        from hardened_auth.internal.tokens import family_of
+
+        family = family_of(str(presented))
+        return None if family is None else f"family:{family}"
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
         return f"user:{user.pk}"

@@ -79,6 +79,17 @@ def _well_formed(token: str, prefix: str) -> bool:
     return token.startswith(prefix) and len(token) <= MAX_TOKEN_LENGTH
 
 
+def family_of(presented: str) -> int | None:
+    """The id of the family a refresh token belongs to, spent or not."""
+    if not _well_formed(presented, REFRESH_PREFIX):
+        return None
+    return (
+        RefreshToken.objects.filter(token_hash=token_hash(presented))
+        .values_list("family_id", flat=True)
+        .first()
+    )
+
+
 def rotate(request: HttpRequest, presented: str) -> TokenPair:
     """Exchange a refresh token for a new pair; a reused one revokes its family."""
     if not _well_formed(presented, REFRESH_PREFIX):

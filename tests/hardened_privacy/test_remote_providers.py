@@ -1,14 +1,20 @@
 """Remote key providers, against stand-ins for services out of reach.
 
 Vault tests run against ``vault_standin`` (a local HTTP stand-in the test
-starts); AWS tests run against moto's in-process KMS and Secrets Manager.
+starts); AWS tests run against moto's in-process KMS and Secrets Manager, or,
+for timeouts, a local socket that never answers. Every test that talks to a
+stand-in carries the ``standin`` marker (``pytest -m standin`` selects them,
+``-m "not standin"`` leaves them out).
 """
 
 import os
 import socket
+import threading
+import time
 
 import boto3
 import pytest
+from django.db import connection, transaction
 from django.test import override_settings
 from moto import mock_aws
 
@@ -43,6 +49,7 @@ def closed_port():
         return sock.getsockname()[1]
 
 
+@pytest.mark.standin
 def test_vault_wraps_and_unwraps_data_keys(vault):
     """Vault stand-in: wrap then unwrap returns the data key."""
     provider = vault_provider(vault)
@@ -52,6 +59,7 @@ def test_vault_wraps_and_unwraps_data_keys(vault):
     assert provider.unwrap_data_key("test/v1", "app-key", wrapped) == data_key
 
 
+@pytest.mark.standin
 def test_vault_binds_wrapped_key_to_key_id(vault):
     """Vault stand-in: a wrapped key presented under another key id fails."""
     provider = vault_provider(vault)
@@ -62,6 +70,7 @@ def test_vault_binds_wrapped_key_to_key_id(vault):
         provider.unwrap_data_key("test/v1", "app-key", wrapped[:-4] + b"AAAA")
 
 
+@pytest.mark.standin
 def test_vault_wrong_token_is_refused(vault, monkeypatch):
     """Vault stand-in: a bad token is a provider error, not a decryption."""
     monkeypatch.setenv("VAULT_TOKEN", "s.wrong")
@@ -69,6 +78,7 @@ def test_vault_wrong_token_is_refused(vault, monkeypatch):
         vault_provider(vault).wrap_data_key("test/v1", "app-key", os.urandom(32))
 
 
+@pytest.mark.standin
 def test_vault_timeout_is_unavailable(vault):
     """Vault stand-in: an answer slower than the timeout fails closed."""
     vault.delay = 2.5
@@ -86,6 +96,7 @@ def test_vault_gone_is_unavailable(monkeypatch):
         provider.get_secret("site#SECRET_KEY")
 
 
+@pytest.mark.standin
 def test_vault_reads_kv_secrets(vault):
     """Vault stand-in: KV v2 secrets, with missing fields refused."""
     vault.kv["site"] = {"SECRET_KEY": "from-vault", "empty": ""}
@@ -106,6 +117,7 @@ def test_vault_needs_url_and_token(monkeypatch):
 
 
 @pytest.mark.django_db
+@pytest.mark.standin
 def test_encrypted_fields_work_through_vault(vault):
     """Vault stand-in: a model saved and loaded with a Vault master key."""
     providers = {
@@ -144,6 +156,7 @@ def aws(monkeypatch):
         yield key
 
 
+@pytest.mark.standin
 def test_kms_wraps_and_unwraps(aws):
     """moto KMS: wrap then unwrap returns the data key."""
     provider = AwsKmsKeyProvider("kms", REGION="eu-west-1")
@@ -153,6 +166,7 @@ def test_kms_wraps_and_unwraps(aws):
     assert provider.unwrap_data_key("test/kms-1", aws, wrapped) == data_key
 
 
+@pytest.mark.standin
 def test_kms_binds_to_key_id(aws):
     """moto KMS: the encryption context binds the data key to its key id."""
     provider = AwsKmsKeyProvider("kms", REGION="eu-west-1")
@@ -161,6 +175,7 @@ def test_kms_binds_to_key_id(aws):
         provider.unwrap_data_key("test/other", aws, wrapped)
 
 
+@pytest.mark.standin
 def test_kms_unknown_key_is_provider_error(aws):
     """moto KMS: a key that does not exist is a configuration problem."""
     provider = AwsKmsKeyProvider("kms", REGION="eu-west-1")
@@ -182,6 +197,103 @@ def test_kms_unreachable_is_unavailable(monkeypatch):
         provider.wrap_data_key("test/kms-1", "k", os.urandom(32))
 
 
+class SilentEndpoint:
+    """A listening socket that accepts connections, reads, and never answers."""
+
+    def __init__(self) -> None:
+        self.received = bytearray()
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self._server.settimeout(0.2)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self.url = f"http://127.0.0.1:{self._server.getsockname()[1]}"
+
+    def _serve(self) -> None:
+        held = []
+        while not self._stop.is_set():
+            try:
+                connection, _ = self._server.accept()
+            except TimeoutError:
+                pass
+            else:
+                connection.settimeout(0.2)
+                held.append(connection)
+            for connection in held:
+                try:
+                    self.received += connection.recv(65536)
+                except (TimeoutError, OSError):
+                    continue
+        for connection in held:
+            connection.close()
+
+    def __enter__(self) -> "SilentEndpoint":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._server.close()
+
+
+@pytest.fixture
+def silent_kms(monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    with SilentEndpoint() as endpoint:
+        yield endpoint
+
+
+@pytest.mark.standin
+def test_kms_timeout_is_unavailable(silent_kms):
+    """Silent stand-in for KMS: a connection that never answers fails closed."""
+    provider = AwsKmsKeyProvider(
+        "kms", REGION="eu-west-1", ENDPOINT_URL=silent_kms.url, TIMEOUT=0.5
+    )
+    started = time.monotonic()
+    with pytest.raises(KeyProviderUnavailable, match="did not answer"):
+        provider.wrap_data_key("test/kms-1", "k", os.urandom(32))
+    assert time.monotonic() - started < 5
+    assert b"TrentService.Encrypt" in silent_kms.received
+
+
+@pytest.mark.django_db
+@pytest.mark.standin
+def test_kms_timeout_writes_no_plaintext(silent_kms):
+    """Silent stand-in for KMS: saving raises and stores nothing."""
+    secret = f"kms-timeout-plaintext-{os.getpid()}"
+    providers = {
+        "kms": {
+            "BACKEND": "hardened_privacy.keys.AwsKmsKeyProvider",
+            "OPTIONS": {
+                "REGION": "eu-west-1",
+                "ENDPOINT_URL": silent_kms.url,
+                "TIMEOUT": 0.5,
+            },
+        }
+    }
+    keys = {"development/kms-1": {"PROVIDER": "kms", "REFERENCE": "alias/app"}}
+    # save() raising marks the enclosing transaction broken; the savepoint
+    # keeps the test's own transaction usable.
+    with (
+        override_settings(
+            HARDENED_PRIVACY_KEY_PROVIDERS=providers,
+            HARDENED_PRIVACY_KEYS=keys,
+            HARDENED_PRIVACY_ACTIVE_KEY="development/kms-1",
+        ),
+        pytest.raises(KeyProviderUnavailable, match="did not answer"),
+        transaction.atomic(),
+    ):
+        Patient.objects.create(name="kms-timeout", note=secret)
+    assert not Patient.objects.filter(name="kms-timeout").exists()
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT * FROM {Patient._meta.db_table}")  # noqa: S608
+        assert not any(secret in str(row) for row in cursor.fetchall())
+    assert secret.encode() not in silent_kms.received
+
+
+@pytest.mark.standin
 def test_secrets_manager_secrets_and_site_settings(aws):
     """moto Secrets Manager: plain and JSON secrets for settings files."""
     spec = {

@@ -30,6 +30,7 @@ from hardened_payments.exceptions import (
     InvalidTransfer,
     ProviderError,
     RefundExceedsCaptured,
+    TransferConflict,
 )
 from hardened_payments.idempotency import (
     get_idempotency_key,
@@ -314,7 +315,7 @@ def _refund(
             get_idempotency_key(request),
             actor=request.user.pk,
         )
-    except RefundExceedsCaptured as exc:
+    except (RefundExceedsCaptured, TransferConflict) as exc:
         form = AmountForm(request.POST)
         form.add_error(None, exc.messages[0])
         return _order_page(request, order, form, status=422)

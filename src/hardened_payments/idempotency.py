@@ -43,6 +43,8 @@ MISSING_KEY = {
 
 
 FORM_FIELD = _idempotency.FORM_FIELD
+# Where the wrapper leaves the claimed key's provider form for the view.
+PROVIDER_KEY_META = "hardened_payments.provider_key"
 
 
 def new_key() -> str:
@@ -51,9 +53,15 @@ def new_key() -> str:
 
 
 def get_idempotency_key(request: HttpRequest) -> str:
-    """Return the request's validated key, to forward to the provider."""
-    key = _idempotency.read_key(request) or _idempotency.read_form_key(request)
-    if key is None:
+    """Return the key to forward to the provider for this request.
+
+    It is derived from the signed-in user, the client's key and the request's
+    fingerprint (see :func:`~hardened_payments.internal.idempotency.
+    provider_key`), so keys never collide between users at the provider, and
+    it is the key the flows store and use in ledger transfer ids.
+    """
+    key = request.META.get(PROVIDER_KEY_META)
+    if not isinstance(key, str):
         raise ImproperlyConfigured("The view is not wrapped in @idempotent.")
     return key
 
@@ -88,11 +96,13 @@ def _guard(
                 MISSING_KEY[where],
             )
 
-        claimed = _idempotency.claim(
-            request, user.pk, key, _idempotency.fingerprint(request)
-        )
+        digest = _idempotency.fingerprint(request)
+        claimed = _idempotency.claim(request, user.pk, key, digest)
         if isinstance(claimed, HttpResponse):
             return claimed
+        request.META[PROVIDER_KEY_META] = _idempotency.provider_key(
+            user.pk, key, digest
+        )
         try:
             response = view(request, *args, **kwargs)
         except BaseException:

@@ -17,6 +17,7 @@ from hardened_payments.exceptions import (
     PaymentDeclined,
     ProviderError,
     RefundExceedsCaptured,
+    TransferConflict,
 )
 from hardened_payments.idempotency import get_idempotency_key, idempotent
 from hardened_payments.internal import flows, payouts
@@ -33,6 +34,7 @@ from hardened_rbac.models import Membership, Tenant
 logger = logging.getLogger(__name__)
 
 CONNECTED_ACCOUNT = re.compile(r"^acct_[A-Za-z0-9]{1,64}$")
+REUSED_KEY = "The key was already used for another refund."
 
 
 def _tenant_for(request: HttpRequest, slug: str) -> Tenant:
@@ -132,6 +134,8 @@ def create_refund(
         )
     except RefundExceedsCaptured as exc:
         return _error(422, "refund_exceeds_captured", exc.messages[0])
+    except TransferConflict:
+        return _error(422, "idempotency_key_reused", REUSED_KEY)
     except InsufficientFunds:
         return _error(409, "insufficient_funds", "The tenant's funds are too low.")
     except ProviderError:

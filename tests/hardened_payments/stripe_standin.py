@@ -5,6 +5,14 @@ Stripe's API is out of reach from the test machines, so tests that exercise
 server and point ``stripe.api_base`` at it. It answers with Stripe's object
 shapes and records every request (path, form body, ``Idempotency-Key``), so a
 test can count how many charges reached "Stripe".
+
+Like Stripe, it remembers each ``Idempotency-Key`` per account (the platform,
+or the connected account a ``Stripe-Account`` header names): a repeat with
+the same endpoint and parameters gets the first answer again, declines
+included, with ``Idempotent-Replayed: true``; a repeat with other parameters
+gets 400 ``idempotency_error``; a repeat while the first is running gets 409.
+Answers made up with ``fail_with`` stand for requests that never reached the
+idempotency layer and are not remembered.
 """
 
 import json
@@ -21,6 +29,7 @@ class StripeStandIn:
         self.payouts: dict[str, dict] = {}
         self.balance_transactions: list[dict] = []
         self.fail_with: int | None = None
+        self.idempotent: dict[tuple[str, str], tuple | None] = {}
         self._lock = threading.Lock()
         self._counter = 0
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -149,10 +158,12 @@ class StripeStandIn:
             def log_message(self, *args):
                 return None
 
-            def _answer(self, status: int, body: dict) -> None:
+            def _answer(self, status: int, body: dict, replayed: bool = False) -> None:
                 encoded = json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
+                if replayed:
+                    self.send_header("Idempotent-Replayed", "true")
                 self.send_header("Content-Length", str(len(encoded)))
                 self.end_headers()
                 self.wfile.write(encoded)
@@ -180,16 +191,38 @@ class StripeStandIn:
                     return self._answer(
                         standin.fail_with, {"error": {"type": "api_error"}}
                     )
+                key = self.headers.get("Idempotency-Key")
+                if not key:
+                    return self._answer(*self._create(form))
+                scope = (self.headers.get("Stripe-Account") or "platform", key)
+                request = (self.path, form)
+                with standin._lock:
+                    seen = scope in standin.idempotent
+                    first = standin.idempotent.get(scope)
+                    if not seen:
+                        standin.idempotent[scope] = None
+                if seen and first is None:
+                    return self._answer(409, _idempotency_error("in progress"))
+                if seen:
+                    if first[:2] != request:
+                        return self._answer(400, _idempotency_error("parameters"))
+                    return self._answer(*first[2:], replayed=True)
+                status, body = self._create(form)
+                with standin._lock:
+                    standin.idempotent[scope] = (*request, status, body)
+                return self._answer(status, body)
+
+            def _create(self, form: dict) -> tuple[int, dict]:
                 if self.path == "/v1/payment_intents":
-                    return self._answer(*standin._payment_intent(form))
+                    return standin._payment_intent(form)
                 if self.path == "/v1/checkout/sessions":
-                    return self._answer(*standin._checkout_session(form))
+                    return standin._checkout_session(form)
                 if self.path == "/v1/refunds":
-                    return self._answer(*standin._refund(form))
+                    return standin._refund(form)
                 if self.path == "/v1/payouts":
                     account = self.headers.get("Stripe-Account")
-                    return self._answer(*standin._payout(form, account))
-                return self._answer(404, {"error": {"type": "invalid_request_error"}})
+                    return standin._payout(form, account)
+                return 404, {"error": {"type": "invalid_request_error"}}
 
             def do_GET(self):
                 path, _, query = self.path.partition("?")
@@ -205,3 +238,13 @@ class StripeStandIn:
                 return self._answer(404, {"error": {"type": "invalid_request_error"}})
 
         return Handler
+
+
+def _idempotency_error(why: str) -> dict:
+    messages = {
+        "parameters": "Keys for idempotent requests can only be used with the "
+        "same parameters they were first used with.",
+        "in progress": "There is currently another in-progress request using "
+        "this Idempotent Key.",
+    }
+    return {"error": {"type": "idempotency_error", "message": messages[why]}}

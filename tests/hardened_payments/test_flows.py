@@ -8,12 +8,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hardened_payments import ledger
-from hardened_payments.exceptions import InsufficientFunds, RefundExceedsCaptured
+from hardened_payments.exceptions import (
+    InsufficientFunds,
+    RefundExceedsCaptured,
+    TransferConflict,
+)
 from hardened_payments.internal import flows
 from hardened_payments.models import IdempotencyKey, LedgerTransfer, Payment, Refund
 from hardened_payments.money import Money
 from hardened_payments.providers import ProviderPayment, ProviderRefund
 from tests.factories import MembershipFactory, TenantFactory, UserFactory
+from tests.hardened_payments.test_idempotency import forwarded_key
 
 
 @dataclass
@@ -188,10 +193,63 @@ def test_refund_endpoint_forwards_its_key_to_stripe(
     assert post(600, "refund-b").status_code == 201
 
     calls = stripe_standin.created("/v1/refunds")
-    assert [c["idempotency_key"] for c in calls] == ["refund-a", "refund-b"]
+    assert [c["idempotency_key"] for c in calls] == [
+        forwarded_key(member.user, "refund-a", url, {"amount": 400}),
+        forwarded_key(member.user, "refund-b", url, {"amount": 600}),
+    ]
     assert [c["form"]["amount"] for c in calls] == ["400", "600"]
+    assert [c["idempotency_key"] for c in calls] == list(
+        Refund.objects.order_by("pk").values_list("idempotency_key", flat=True)
+    )
     payment.refresh_from_db()
     assert payment.amount_refunded == 1000
+
+
+def test_two_users_with_one_key_each_get_their_own_refund(
+    client, tenant, member, stripe_standin
+):
+    """Uses the local Stripe stand-in server, which replays keys like Stripe."""
+    from django.test import Client
+
+    other = MembershipFactory(tenant=tenant)
+    payment = captured_payment(tenant, member.user)
+    url = reverse("hardened_payments:refund", args=[tenant.slug, payment.pk])
+    answers = []
+    for user in (member.user, other.user):
+        user_client = Client()
+        user_client.force_login(user)
+        answers.append(
+            user_client.post(
+                url,
+                data=json.dumps({"amount": 300}),
+                content_type="application/json",
+                HTTP_IDEMPOTENCY_KEY="refund-1",
+            )
+        )
+
+    assert [a.status_code for a in answers] == [201, 201]
+    assert answers[0].json()["provider_id"] != answers[1].json()["provider_id"]
+    assert (
+        len({c["idempotency_key"] for c in stripe_standin.created("/v1/refunds")}) == 2
+    )
+    payment.refresh_from_db()
+    assert payment.amount_refunded == 600
+    assert LedgerTransfer.objects.filter(transfer_id__startswith="refund:").count() == 2
+
+
+def test_a_key_that_already_refunded_returns_that_refund(tenant, member):
+    provider = RecordingProvider()
+    payment = captured_payment(tenant, member.user)
+    first = flows.refund(provider, payment, Money(300, "USD"), "hp_k", actor=None)
+
+    again = flows.refund(provider, payment, Money(300, "USD"), "hp_k", actor=None)
+    with pytest.raises(TransferConflict):
+        flows.refund(provider, payment, Money(200, "USD"), "hp_k", actor=None)
+
+    assert again == first
+    assert len(provider.refunds) == 1
+    payment.refresh_from_db()
+    assert payment.amount_refunded == 300
 
 
 def test_refund_endpoint_hides_other_tenants_payments(client, member, stripe_standin):
@@ -288,3 +346,26 @@ def test_large_refunds_need_a_recent_second_factor(
     second = post()
     assert second.status_code == 201
     assert len(stripe_standin.created("/v1/refunds")) == 1
+
+
+def test_a_transfer_conflict_answers_422_and_frees_the_key(
+    client, tenant, member, stripe_standin, monkeypatch
+):
+    """Uses the local Stripe stand-in server in place of Stripe's API."""
+
+    def conflict(*args, **kwargs):
+        raise TransferConflict("The key already made a refund of another amount.")
+
+    monkeypatch.setattr(flows, "refund", conflict)
+    client.force_login(member.user)
+    payment = captured_payment(tenant, member.user)
+    response = client.post(
+        reverse("hardened_payments:refund", args=[tenant.slug, payment.pk]),
+        data=json.dumps({"amount": 5}),
+        content_type="application/json",
+        HTTP_IDEMPOTENCY_KEY="k",
+    )
+    assert response.status_code == 422
+    assert response.json()["error"] == "idempotency_key_reused"
+    assert not IdempotencyKey.objects.exists()
+    assert stripe_standin.requests == []

@@ -44,6 +44,25 @@ def charge(client, tenant, key="key-1", body=None, **extra):
     )
 
 
+def forwarded_key(user, key, path, body):
+    """The key the provider must see for ``user``'s JSON ``body`` and ``key``."""
+    from django.test import RequestFactory
+
+    from hardened_payments.internal.idempotency import fingerprint, provider_key
+
+    request = RequestFactory().post(
+        path, data=json.dumps(body), content_type="application/json"
+    )
+    return provider_key(user.pk, key, fingerprint(request))
+
+
+CHARGE_BODY = {"amount": 1999, "currency": "USD", "payment_method": "pm_card_visa"}
+
+
+def charge_path(tenant):
+    return reverse("hardened_payments:charge", args=[tenant.slug])
+
+
 def state():
     return (
         list(IdempotencyKey.objects.values_list("key", "state")),
@@ -53,7 +72,7 @@ def state():
 
 
 def test_a_retry_gets_the_stored_response_and_stripe_sees_one_call(
-    member_client, tenant, stripe_standin
+    member, member_client, tenant, stripe_standin
 ):
     """Uses the local Stripe stand-in server in place of Stripe's API."""
     first = charge(member_client, tenant)
@@ -66,9 +85,12 @@ def test_a_retry_gets_the_stored_response_and_stripe_sees_one_call(
     assert "Idempotent-Replayed" not in first
     calls = stripe_standin.created("/v1/payment_intents")
     assert len(calls) == 1
-    assert calls[0]["idempotency_key"] == "key-1"
+    forwarded = forwarded_key(member.user, "key-1", charge_path(tenant), CHARGE_BODY)
+    assert calls[0]["idempotency_key"] == forwarded
+    assert forwarded.startswith("hp_")
+    assert len(forwarded) == 67
     assert calls[0]["form"]["amount"] == "1999"
-    assert Payment.objects.count() == 1
+    assert Payment.objects.get().idempotency_key == forwarded
     assert LedgerTransfer.objects.count() == 1
 
 
@@ -120,6 +142,28 @@ def test_keys_belong_to_their_user(member_client, tenant, stripe_standin):
     assert response.status_code == 201
     assert "Idempotent-Replayed" not in response
     assert Payment.objects.count() == 2
+
+
+def test_two_users_with_one_key_each_get_their_own_charge_at_stripe(
+    member, member_client, tenant, stripe_standin
+):
+    """Uses the local Stripe stand-in server, which replays keys like Stripe."""
+    other = MembershipFactory(tenant=tenant)
+    other_client = Client()
+    other_client.force_login(other.user)
+    body = CHARGE_BODY | {"amount": 500}
+
+    mine = charge(member_client, tenant, key="order-1")
+    theirs = charge(other_client, tenant, key="order-1", body=body)
+
+    assert (mine.status_code, theirs.status_code) == (201, 201)
+    assert mine.json()["provider_id"] != theirs.json()["provider_id"]
+    calls = stripe_standin.created("/v1/payment_intents")
+    assert [c["idempotency_key"] for c in calls] == [
+        forwarded_key(member.user, "order-1", charge_path(tenant), CHARGE_BODY),
+        forwarded_key(other.user, "order-1", charge_path(tenant), body),
+    ]
+    assert sorted(Payment.objects.values_list("amount", flat=True)) == [500, 1999]
 
 
 def test_a_key_still_running_gets_409(member, member_client, tenant, stripe_standin):
@@ -185,7 +229,9 @@ def test_a_stranger_to_the_tenant_gets_404_and_no_key_is_kept(
     assert Payment.objects.count() == 0
 
 
-def test_a_provider_outage_releases_the_key(member_client, tenant, stripe_standin):
+def test_a_provider_outage_releases_the_key(
+    member, member_client, tenant, stripe_standin
+):
     """Uses the local Stripe stand-in server in place of Stripe's API."""
     stripe_standin.fail_with = 500
     failed = charge(member_client, tenant)
@@ -196,7 +242,9 @@ def test_a_provider_outage_releases_the_key(member_client, tenant, stripe_standi
     retried = charge(member_client, tenant)
     assert retried.status_code == 201
     keys = {r["idempotency_key"] for r in stripe_standin.created("/v1/payment_intents")}
-    assert keys == {"key-1"}
+    assert keys == {
+        forwarded_key(member.user, "key-1", charge_path(tenant), CHARGE_BODY)
+    }
 
 
 @pytest.mark.parametrize(
@@ -385,7 +433,7 @@ def test_an_abandoned_claim_is_taken_over_after_the_lock_timeout(
 ):
     """Uses the local Stripe stand-in server in place of Stripe's API."""
     settings.HARDENED_PAYMENTS_IDEMPOTENCY_LOCK_TIMEOUT = 60
-    charge(member_client, tenant)
+    first_content = charge(member_client, tenant).content
     crashed = {"state": IdempotencyKey.State.IN_PROGRESS, "response_body": None}
     IdempotencyKey.objects.update(
         created_at=timezone.now() - timedelta(seconds=59), **crashed
@@ -404,7 +452,9 @@ def test_an_abandoned_claim_is_taken_over_after_the_lock_timeout(
     assert retried.status_code == 201
     assert "Idempotent-Replayed" not in retried
     calls = stripe_standin.created("/v1/payment_intents")
-    assert [c["idempotency_key"] for c in calls] == ["key-1", "key-1"]
+    assert len(calls) == 2
+    assert calls[0]["idempotency_key"] == calls[1]["idempotency_key"]
+    assert retried.content == first_content
     assert IdempotencyKey.objects.get().state == IdempotencyKey.State.COMPLETED
 
 
@@ -448,7 +498,33 @@ def test_a_resubmitted_form_runs_once_and_follows_the_first_redirect(db):
     assert (first.status_code, first["Location"]) == (302, "/done/1/")
     assert (again.status_code, again["Location"]) == (302, "/done/1/")
     assert again["Idempotent-Replayed"] == "true"
-    assert calls == [key]
+    assert len(calls) == 1
+    assert calls[0].startswith("hp_")
+    assert key not in calls[0]
+
+
+def test_get_idempotency_key_needs_the_wrapper(db):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from hardened_payments.idempotency import get_idempotency_key
+
+    request = _form_post(UserFactory(), {"idempotency_key": "k", "amount": "5"})
+    with pytest.raises(ImproperlyConfigured):
+        get_idempotency_key(request)
+
+
+def test_the_forwarded_key_follows_the_claimed_form_key_not_a_header(db):
+    user = UserFactory()
+    view, calls = _form_view()
+    body = {"idempotency_key": "k", "amount": "5"}
+    view(_form_post(user, body, HTTP_IDEMPOTENCY_KEY="h"))
+    view(_form_post(UserFactory(), body, HTTP_IDEMPOTENCY_KEY="h"))
+
+    plain = _form_post(user, body)
+    from hardened_payments.internal.idempotency import fingerprint, provider_key
+
+    assert calls[0] == provider_key(user.pk, "k", fingerprint(plain))
+    assert calls[0] != calls[1]
 
 
 def test_a_form_key_reused_for_another_body_is_refused(db):

@@ -18,6 +18,7 @@ from hardened_payments.money import Money
 from hardened_payments.providers import ProviderPayment
 from tests.factories import MembershipFactory, UserFactory
 from tests.hardened_payments.test_flows import _verify_second_factor
+from tests.hardened_payments.test_idempotency import forwarded_key
 
 SECRET = "whsec_" + "p" * 32
 
@@ -151,7 +152,13 @@ def test_a_payout_is_paid_only_after_a_verified_event_and_a_refetch(
     assert payout.status == Payout.Status.PENDING
     assert balances(tenant, seller) == (2000, 3000)
     call = stripe_standin.created("/v1/payouts")[0]
-    assert call["idempotency_key"] == "payout-1"
+    assert call["idempotency_key"] == forwarded_key(
+        seller,
+        "payout-1",
+        reverse("hardened_payments:payout", args=[tenant.slug]),
+        {"amount": 3000, "currency": "USD"},
+    )
+    assert payout.idempotency_key == call["idempotency_key"]
     assert call["stripe_account"] == "acct_1Seller"
 
     early = deliver(client, "payout.paid", payout.provider_id)

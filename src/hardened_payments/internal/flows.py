@@ -7,7 +7,11 @@ from django.db import transaction
 from django.db.models import F
 
 from hardened_payments import ledger
-from hardened_payments.exceptions import InvalidTransfer, RefundExceedsCaptured
+from hardened_payments.exceptions import (
+    InvalidTransfer,
+    RefundExceedsCaptured,
+    TransferConflict,
+)
 from hardened_payments.internal import audit
 from hardened_payments.ledger import Leg
 from hardened_payments.models import CheckoutSession, LedgerAccount, Payment, Refund
@@ -120,6 +124,15 @@ def _refund_legs(payment: Payment, amount: Money) -> list[Leg]:
     return [Leg(funds, -amount), Leg(clearing, amount)]
 
 
+def _refund_again(done: Refund, amount: Money) -> Refund:
+    """The refund a key already made, if the request asks for the same."""
+    if done.amount != amount.amount:
+        raise TransferConflict(
+            "The key already made a refund of another amount.", code="conflict"
+        )
+    return done
+
+
 def refund(
     provider: PaymentProvider,
     payment: Payment,
@@ -131,10 +144,17 @@ def refund(
 
     The payment row and the funds account stay locked while the provider is
     called, so two refunds of one payment cannot both pass the check; the
-    ledger transfer is rolled back if the provider refuses.
+    ledger transfer is rolled back if the provider refuses. A key that already
+    refunded this payment returns that refund without calling the provider;
+    with another amount it raises :class:`TransferConflict`.
     """
     with transaction.atomic():
         locked = Payment.objects.select_for_update().get(pk=payment.pk)
+        done = Refund.objects.filter(
+            payment=locked, idempotency_key=idempotency_key
+        ).first()
+        if done is not None:
+            return _refund_again(done, amount)
         if locked.status != Payment.Status.SUCCEEDED:
             raise RefundExceedsCaptured("Only a captured payment can be refunded.")
         if amount.currency != locked.currency or amount.amount <= 0:

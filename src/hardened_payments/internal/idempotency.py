@@ -23,6 +23,8 @@ FORM_FIELD = "idempotency_key"
 FORM_TYPES = ("application/x-www-form-urlencoded",)
 MAX_KEY_LENGTH = 255
 REPLAYED_HEADER = "Idempotent-Replayed"
+PROVIDER_KEY_PREFIX = "hp_"
+PROVIDER_KEY_CONTEXT = "hardened_payments.provider_key.v1"
 MISMATCH = ("idempotency_key_mismatch", 422, "The key was used for another request.")
 IN_USE = ("idempotency_key_in_use", 409, "A request with this key is still running.")
 
@@ -71,6 +73,23 @@ def fingerprint(request: HttpRequest) -> str:
         digest.update(len(part).to_bytes(8, "big") + part)
     digest.update(_canonical_body(request))
     return digest.hexdigest()
+
+
+def provider_key(user_id: object, key: str, digest: str) -> str:
+    """The key forwarded to the provider for one user's key and request.
+
+    The provider keeps one pool of keys for the whole account, while a
+    client's key belongs to its user: two users sending ``order-1`` must not
+    meet at the provider. The SHA-256 of the user's id, the key and the
+    request's fingerprint names exactly what the local store binds, so a
+    retry of the same request reaches the provider under the same key and
+    a corrected request after a refusal under a new one.
+    """
+    hashed = hashlib.sha256()
+    for part in (PROVIDER_KEY_CONTEXT, str(user_id), key, digest):
+        encoded = part.encode()
+        hashed.update(len(encoded).to_bytes(8, "big") + encoded)
+    return PROVIDER_KEY_PREFIX + hashed.hexdigest()
 
 
 def error(status: int, code: str, message: str) -> JsonResponse:

@@ -167,7 +167,8 @@ def test_checkout_leads_to_the_provider_page_and_pays_only_on_the_event(client, 
 
     assert response.status_code == 303
     session = CheckoutSession.objects.get()
-    assert session.idempotency_key == key
+    assert session.idempotency_key.startswith("hp_")
+    assert session.idempotency_key != key
     assert response["Location"] == session.url
     assert session.url == url(world["tenant"], "local_checkout", session.provider_id)
     with use_tenant(world["tenant"]):

@@ -22,13 +22,16 @@ from django.db.models.base import ModelBase
 from hardened_rbac.exceptions import UnscopedReasonMissing
 from hardened_rbac.internal import audit
 from hardened_rbac.internal.context import (
+    any_tenant_rows,
     current_tenant,
+    loading_any_tenant,
     require_tenant,
     tenant_context,
     unscoped_context,
     unscoped_reason,
 )
 from hardened_rbac.internal.scoping import (
+    LOADED_TENANT,
     TenantScopedBaseManager,
     TenantScopedManager,
     TenantScopedQuerySet,
@@ -36,6 +39,7 @@ from hardened_rbac.internal.scoping import (
     claim_tenant,
     refuse_cross_tenant,
     refuse_foreign_row,
+    writes_as_loaded,
 )
 from hardened_rbac.models import Tenant
 
@@ -119,6 +123,11 @@ class TenantScopedModel(models.Model, metaclass=TenantScopedModelBase):
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         claim_tenant(self)
+        if writes_as_loaded(self):
+            with any_tenant_rows():
+                check_related_tenants(self)
+                super().save(*args, **kwargs)
+            return
         check_related_tenants(self)
         super().save(*args, **kwargs)
 
@@ -129,6 +138,14 @@ class TenantScopedModel(models.Model, metaclass=TenantScopedModelBase):
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         claim_tenant(self)
+        if writes_as_loaded(self):
+            with any_tenant_rows():
+                return self._delete_in_tenant(*args, **kwargs)
+        return self._delete_in_tenant(*args, **kwargs)
+
+    def _delete_in_tenant(
+        self, *args: Any, **kwargs: Any
+    ) -> tuple[int, dict[str, int]]:
         in_tenant = (
             type(self)
             ._base_manager.using(self._state.db or "default")
@@ -145,6 +162,8 @@ class TenantScopedModel(models.Model, metaclass=TenantScopedModelBase):
     ) -> Any:
         instance = super().from_db(db, field_names, values, **kwargs)
         refuse_foreign_row(instance)
+        if loading_any_tenant():
+            setattr(instance._state, LOADED_TENANT, instance.__dict__.get("tenant_id"))
         return instance
 
 

@@ -217,6 +217,52 @@ def test_the_unhinted_base_manager_still_reaches_every_tenant(planted):
     assert names == rows == ["a1", "b1"]
 
 
+def test_rows_read_from_every_tenant_save_back_into_their_own(planted, caplog):
+    """Erasure and retention write rows back with no tenant current."""
+    capture_audit(caplog)
+    rows = list(Project._base_manager.order_by("name"))
+    assert [p.name for p in rows] == ["a1", "b1"]
+    assert [(e["action"], e["operation"]) for e in audit_events(caplog)] == [
+        ("any_tenant_rows", "read")
+    ]
+    for row in rows:
+        row.name = f"{row.name} erased"
+        row.save(update_fields=["name"])
+    stray = Task._base_manager.get(title="stray")
+    stray.delete()
+
+    first = rows[0]
+    first.tenant_id = rows[1].tenant_id
+    with pytest.raises(TenantNotSet):
+        first.save()
+    with pytest.raises(TenantNotSet):
+        Project(name="new", tenant_id=rows[1].tenant_id).save()
+    with pytest.raises(TenantNotSet):
+        Project.objects.get(name="a1 erased")
+    with unscoped(reason="count what is left"):
+        assert sorted(Project.objects.values_list("name", flat=True)) == [
+            "a1 erased",
+            "b1 erased",
+        ]
+        assert list(Task.objects.values_list("title", flat=True)) == ["fits"]
+
+
+def test_reading_every_tenant_inside_one_is_not_audited(planted, caplog):
+    a, _ = planted
+    capture_audit(caplog)
+    with use_tenant(a):
+        assert Project._base_manager.count() == 2
+        assert len(list(Project._base_manager.iterator())) == 2
+    with unscoped(reason="already audited"):
+        assert Project._base_manager.exists()
+    assert [e["action"] for e in audit_events(caplog)] == ["unscoped"]
+    assert sorted(Project._base_manager.values_list("name", flat=True)) == [
+        "a1",
+        "b1",
+    ]
+    assert [e.get("operation") for e in audit_events(caplog)][1:] == ["read"]
+
+
 def test_admin_change_and_delete_pages_stay_in_the_tenant(client):
     acme, globex = TenantFactory(slug="acme"), TenantFactory(slug="globex")
     operator = UserFactory(is_staff=True, is_superuser=True)

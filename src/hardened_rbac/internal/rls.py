@@ -19,7 +19,11 @@ from django.core.exceptions import FieldDoesNotExist
 from django.db import transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from hardened_rbac.internal.context import current_tenant, unscoped_reason
+from hardened_rbac.internal.context import (
+    current_tenant,
+    loading_any_tenant,
+    unscoped_reason,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -33,11 +37,15 @@ NOTHING = ("", "")
 
 
 def wanted_settings() -> tuple[str, str]:
+    """The tenant the policies see, and whether they are lifted.
+
+    They are lifted inside ``unscoped()``, and for the statements of the
+    unhinted base manager (saving, cascading and explicit reads of every
+    tenant) while no tenant is current.
+    """
     tenant = current_tenant()
-    return (
-        str(tenant.pk) if tenant is not None else "",
-        "on" if unscoped_reason() is not None else "",
-    )
+    lifted = unscoped_reason() is not None or (tenant is None and loading_any_tenant())
+    return (str(tenant.pk) if tenant is not None else "", "on" if lifted else "")
 
 
 def _transaction_idle(connection: BaseDatabaseWrapper) -> bool:

@@ -9,7 +9,8 @@ when it is evaluated, and evaluating it with no tenant raises.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.core.exceptions import FullResultSet
@@ -76,6 +77,8 @@ def claim_tenant(obj: TenantScopedModel) -> None:
     tenant = current_tenant()
     if tenant is None:
         if unscoped_reason() is not None and obj.tenant_id is not None:
+            return
+        if writes_as_loaded(obj):
             return
         require_tenant()
         return
@@ -161,12 +164,103 @@ class TenantScopedManager(models.Manager[M]):
         return queryset.filter(CurrentTenant(F(f"{TENANT_FIELD}_id")))
 
 
+LOADED_TENANT = "hardened_rbac_loaded_tenant"
+
+
+@contextmanager
+def every_tenant(model: type[models.Model], operation: str) -> Iterator[None]:
+    """Run statements that reach every tenant's rows of ``model``.
+
+    Rows of every tenant may load, and on PostgreSQL, when no tenant is
+    current, row-level security lets the statements through as it does
+    inside ``unscoped()``. The outermost such block with no tenant current,
+    outside ``unscoped()``, is audited as ``authz_admin``.
+    """
+    if (
+        not loading_any_tenant()
+        and current_tenant() is None
+        and unscoped_reason() is None
+    ):
+        audit.emit(
+            "authz_admin",
+            outcome="success",
+            action="any_tenant_rows",
+            model=model._meta.label,
+            operation=operation,
+        )
+    with any_tenant_rows():
+        yield
+
+
+def writes_as_loaded(obj: TenantScopedModel) -> bool:
+    """Whether a row read from every tenant is written back, with none current.
+
+    Such a row may be saved or deleted in the tenant it was loaded from, and
+    in no other, as data-subject erasure and retention do.
+    """
+    loaded = getattr(obj._state, LOADED_TENANT, None)
+    return (
+        current_tenant() is None
+        and unscoped_reason() is None
+        and not obj._state.adding
+        and loaded is not None
+        and loaded == obj.tenant_id
+    )
+
+
 class AnyTenantQuerySet(models.QuerySet[M]):
-    """Rows of every tenant, which may load while a tenant is current."""
+    """Rows of every tenant: Django's own saving and cascading, and explicit
+    reads through the unhinted base manager.
+
+    Every statement runs inside ``every_tenant()``, so the rows it reaches
+    are the same with and without row-level security.
+    """
 
     def _fetch_all(self) -> None:
-        with any_tenant_rows():
+        if self._result_cache is not None:
+            return
+        with every_tenant(self.model, "read"):
             super()._fetch_all()
+
+    def _iterator(self, use_chunked_fetch: bool, chunk_size: int | None) -> Any:
+        rows = super()._iterator(  # type: ignore[misc]
+            use_chunked_fetch, chunk_size
+        )
+        done = object()
+        with every_tenant(self.model, "read"):
+            row = next(rows, done)
+        while row is not done:
+            yield row
+            with any_tenant_rows():
+                row = next(rows, done)
+
+    def count(self) -> int:
+        with every_tenant(self.model, "count"):
+            return super().count()
+
+    def exists(self) -> bool:
+        with every_tenant(self.model, "exists"):
+            return super().exists()
+
+    def aggregate(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        with every_tenant(self.model, "aggregate"):
+            return super().aggregate(*args, **kwargs)
+
+    def update(self, **kwargs: Any) -> int:
+        with every_tenant(self.model, "update"):
+            return super().update(**kwargs)
+
+    def _update(self, values: Any) -> Any:
+        with any_tenant_rows():
+            return super()._update(values)  # type: ignore[misc]
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        with every_tenant(self.model, "delete"):
+            return super().delete()
+
+    def _raw_delete(self, using: str | None) -> int:
+        with any_tenant_rows():
+            return super()._raw_delete(using)
 
 
 class TenantScopedBaseManager(models.Manager[M]):

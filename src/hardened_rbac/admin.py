@@ -1,6 +1,8 @@
 from typing import Any
 
+import django.contrib.auth.admin  # noqa: F401  (registers the user admin first)
 from django.contrib import admin
+from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -17,6 +19,7 @@ from hardened_rbac.models import (
     SsoGroupRole,
     Tenant,
 )
+from hardened_rbac.tenancy import unscoped
 
 
 class MembershipInline(admin.TabularInline):
@@ -25,8 +28,44 @@ class MembershipInline(admin.TabularInline):
     autocomplete_fields = ["user"]
 
 
+class UnscopedDeletionAdmin(admin.ModelAdmin):
+    """An admin whose deletions reach every tenant's rows, audited.
+
+    Deleting a tenant or a user cascades into tenant-scoped rows of every
+    tenant. Row-level security shows the cascade those rows only inside
+    ``unscoped()``, so the confirmation page and the deletion run in it, and
+    each opening is logged as ``authz_admin`` with the reason.
+    """
+
+    def _unscoped(self, step: str) -> Any:
+        return unscoped(reason=f"admin {step} of {self.opts.label}")
+
+    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> Any:
+        with self._unscoped("deletion preview"):
+            return super().get_deleted_objects(objs, request)
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        with self._unscoped("deletion"):
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        with self._unscoped("deletion"):
+            super().delete_queryset(request, queryset)
+
+
+def delete_users_unscoped(site: admin.AdminSite) -> None:
+    """Make the user model's registered admin an ``UnscopedDeletionAdmin``."""
+    user_model = get_user_model()
+    registered = site._registry.get(user_model)
+    if registered is None or isinstance(registered, UnscopedDeletionAdmin):
+        return
+    base = type(registered)
+    site.unregister(user_model)
+    site.register(user_model, type(base.__name__, (UnscopedDeletionAdmin, base), {}))
+
+
 @admin.register(Tenant)
-class TenantAdmin(admin.ModelAdmin):
+class TenantAdmin(UnscopedDeletionAdmin):
     list_display = ["slug", "name", "is_active", "created_at"]
     list_filter = ["is_active"]
     search_fields = ["slug", "name"]
@@ -231,3 +270,6 @@ class ScimGroupAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+
+delete_users_unscoped(admin.site)

@@ -5,13 +5,16 @@ with NOSUPERUSER NOBYPASSRLS before it reads.
 """
 
 import pytest
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 
+from hardened_privacy.internal.subject import erase_subject, export_subject
 from hardened_rbac import checks
 from hardened_rbac.internal.rls import TENANT_SETTING
+from hardened_rbac.models import Tenant
 from hardened_rbac.tenancy import unscoped, use_tenant
-from tests.factories import TenantFactory
-from tests.hardened_rbac.testapp.models import Project
+from tests.factories import TenantFactory, UserFactory, force_login_verified
+from tests.hardened_rbac.helpers import audit_events, capture_audit
+from tests.hardened_rbac.testapp.models import Project, Task
 
 pytestmark = [pytest.mark.postgres]
 
@@ -144,3 +147,114 @@ def test_rls_check_passes_for_a_role_bound_by_it(two_tenants):
     with connection.cursor() as cursor:
         cursor.execute(f"SET LOCAL ROLE {PROBE_ROLE}")
     assert checks.check_rls_role(databases=["default"]) == []
+
+
+def _bind_to_probe_role_with_every_table():
+    """Switch to the probe role, allowed every table the admin touches."""
+    _create_probe_role()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public "
+            f"TO {PROBE_ROLE}"
+        )
+        cursor.execute(f"SET LOCAL ROLE {PROBE_ROLE}")
+
+
+@pytest.fixture
+def operator_client(client):
+    force_login_verified(client, UserFactory(is_staff=True, is_superuser=True))
+    return client
+
+
+@pytest.mark.django_db
+def test_a_plain_tenant_deletion_cannot_see_its_rows(two_tenants):
+    """Outside ``unscoped()`` the cascade misses the rows, and the key holds."""
+    a, _ = two_tenants
+    _bind_to_probe_role_with_every_table()
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Tenant.objects.get(pk=a.pk).delete()
+
+
+@pytest.mark.django_db
+def test_the_admin_deletes_a_tenant_under_row_level_security(
+    two_tenants, operator_client, caplog
+):
+    a, _ = two_tenants
+    with use_tenant(a):
+        Task.objects.create(project=Project.objects.get(name="a1"), title="t")
+    _bind_to_probe_role_with_every_table()
+    capture_audit(caplog)
+    confirm = operator_client.get(f"/admin/hardened_rbac/tenant/{a.pk}/delete/")
+    assert confirm.status_code == 200
+    assert "a2" in confirm.content.decode()
+    deleted = operator_client.post(
+        f"/admin/hardened_rbac/tenant/{a.pk}/delete/", {"post": "yes"}
+    )
+    assert deleted.status_code == 302
+    assert not Tenant.objects.filter(pk=a.pk).exists()
+    with unscoped(reason="rls test"):
+        assert _names() == ["b1"]
+        assert _names("SELECT title FROM rbac_testapp_task") == []
+    reasons = [
+        e["escape_reason"] for e in audit_events(caplog) if e["event"] == "authz_admin"
+    ]
+    assert "admin deletion of hardened_rbac.Tenant" in reasons
+
+
+@pytest.mark.django_db
+def test_the_admin_deletes_a_user_whose_rows_are_in_two_tenants(
+    two_tenants, operator_client
+):
+    a, b = two_tenants
+    owner = UserFactory()
+    with use_tenant(a):
+        Project.objects.create(name="owned in a", owner=owner)
+    with use_tenant(b):
+        Project.objects.create(name="owned in b", owner=owner)
+    _bind_to_probe_role_with_every_table()
+    deleted = operator_client.post(
+        f"/admin/auth/user/{owner.pk}/delete/", {"post": "yes"}
+    )
+    assert deleted.status_code == 302
+    assert not type(owner).objects.filter(pk=owner.pk).exists()
+    with unscoped(reason="rls test"):
+        assert _names() == ["a1", "a2", "b1"]
+
+
+@pytest.mark.django_db
+def test_export_and_erasure_reach_protected_rows_without_a_tenant(
+    two_tenants, settings, caplog
+):
+    a, b = two_tenants
+    settings.HARDENED_PRIVACY_CLASSIFICATION = {
+        **settings.HARDENED_PRIVACY_CLASSIFICATION,
+        "rbac_testapp.Project": {
+            "name": {"level": "personal"},
+            "owner": "internal",
+            "tenant": "internal",
+        },
+    }
+    owner = UserFactory()
+    with use_tenant(a):
+        Project.objects.create(name="owned in a", owner=owner)
+    with use_tenant(b):
+        Project.objects.create(name="owned in b", owner=owner)
+    _bind_to_probe_role_with_every_table()
+    capture_audit(caplog)
+
+    exported = export_subject(owner.pk)["records"]["rbac_testapp.Project"]
+    assert sorted(row["name"] for row in exported) == ["owned in a", "owned in b"]
+    erase_subject(owner.pk)
+
+    with unscoped(reason="rls test"):
+        assert _names() == ["", "", "a1", "a2", "b1"]
+    assert _names() == []
+    reads = [
+        e
+        for e in audit_events(caplog)
+        if e["event"] == "authz_admin" and e.get("model") == "rbac_testapp.Project"
+    ]
+    assert {e["action"] for e in reads} == {"any_tenant_rows"}
+    assert {e["operation"] for e in reads} == {"read"}

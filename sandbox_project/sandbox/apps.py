@@ -1,9 +1,12 @@
-"""The sandbox's admin: Django's, opened only after a second factor."""
+"""The sandbox's admin: Django's, opened only after a second factor.
+
+Its site also audits every deletion, "delete selected" included.
+"""
 
 from django.contrib.admin.apps import AdminConfig
 
 
 class SecondFactorAdminConfig(AdminConfig):
-    """Install ``SecondFactorAdminSite`` as the default ``admin.site``."""
+    """Install ``AuditedAdminSite`` as the default ``admin.site``."""
 
-    default_site = "hardened_auth.admin_site.SecondFactorAdminSite"
+    default_site = "enterprise.admin_site.AuditedAdminSite"

@@ -3,6 +3,7 @@ import hashlib
 import io
 import json
 import os
+import re
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -10,7 +11,7 @@ from django.test import override_settings
 
 from hardened_privacy.exceptions import ReviewManifestError
 from hardened_privacy.internal.review_scan import code_only, glob_regex
-from hardened_privacy.review import record_review, review_status
+from hardened_privacy.review import DEFAULT_MARKERS, record_review, review_status
 
 TREE = {
     "shop/migrations/__init__.py": "",
@@ -318,6 +319,117 @@ def test_marker_added_to_an_ordinary_module_needs_review(project):
     (project / "shop/utils.py").write_text("@csrf_exempt\ndef hook(request): ...\n")
 
     assert statuses(project)["shop/utils.py"] == "new"
+
+
+MARKED = [
+    ("@login_required\ndef orders(request): ...\n", "auth_gate"),
+    ("class Orders(LoginRequiredMixin, View): ...\n", "auth_gate"),
+    (
+        "class Gate:\n    def process_view(self, request, view, a, k): ...\n",
+        "auth_gate",
+    ),
+    ("class Api:\n    permission_classes = [IsAdmin]\n", "auth_gate"),
+    (
+        "class Headers:\n"
+        "    def __init__(self, get_response: Callable) -> None:\n"
+        "        self.get_response = get_response\n",
+        "auth_gate",
+    ),
+    (
+        "class Headers(Base):\n"
+        "    def __call__(self, request: HttpRequest) -> HttpResponse: ...\n",
+        "auth_gate",
+    ),
+    (
+        "class FreshMixin:\n    def dispatch(self, request, *args, **kwargs): ...\n",
+        "auth_gate",
+    ),
+    (
+        "def fresh(view):\n"
+        "    @functools.wraps(view)\n"
+        "    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any): ...\n"
+        "    return wrapper\n",
+        "auth_gate",
+    ),
+    ("def signed(view):\n    def inner(request, *args, **kw): ...\n", "auth_gate"),
+    (
+        "class Backend(BaseBackend):\n"
+        "    def authenticate(self, request, token=None): ...\n",
+        "auth_gate",
+    ),
+    ("class Subject:\n    def has_perm(self, perm): ...\n", "auth_gate"),
+    ("def decide(user, action, obj): ...\n", "auth_gate"),
+    ("def cached_is_allowed(user, action, obj): ...\n", "auth_gate"),
+    ("def authorise(user, action): ...\n", "auth_gate"),
+    ("rows = policies.allowed(user, 'view', Post)\n", "auth_gate"),
+    ("event = stripe.Webhook.construct_event(body, sig, secret)\n", "payment_handler"),
+    (
+        "client = stripe.StripeClient(key)\nclient.payment_intents.create()\n",
+        "payment_handler",
+    ),
+    (
+        "stripe.WebhookSignature.verify_header(body, header, secret, 300)\n",
+        "payment_handler",
+    ),
+    ("session = stripe.checkout.Session.create(mode='payment')\n", "payment_handler"),
+    ("from stripe import StripeClient as Client\n", "payment_handler"),
+    ("import stripe\n", "payment_handler"),
+    ("event = construct_event(payload)\n", "payment_handler"),
+    (
+        "@webhooks.handler('charge.succeeded')\ndef paid(event): ...\n",
+        "payment_handler",
+    ),
+    ("ledger.post_transfer(tenant, key, legs)\n", "payment_handler"),
+    (
+        "Order.objects.filter(pk=pk).update(status=Order.Status.PAID)\n",
+        "payment_handler",
+    ),
+    ("checkout_completed.connect(order_paid)\n", "payment_handler"),
+    ("signals.PaymentSucceeded.connect(ship)\n", "payment_handler"),
+    (
+        "@receiver(payments.signals.refund_created)\ndef note(**kw): ...\n",
+        "payment_handler",
+    ),
+]
+NOT_MARKED = [
+    "class Cache:\n    def __call__(self, value): ...\n",
+    "class Bus:\n    def dispatch(self, event): ...\n",
+    "def handle(requests, *args): ...\n",
+    "def is_allowed_host(host): ...\n",
+    "def authenticated(user): ...\n",
+    "state = Payout.Status.PAID_OUT\n",
+    "import stripes\nimport stripe_like\n",
+    "post_save.connect(bump)\n",
+    "policies_allowed = 1\n",
+    "# ledger.post_transfer(tenant, key, legs)\n",
+    'help = "import stripe"\n',
+]
+
+
+@pytest.mark.parametrize(("source", "category"), MARKED)
+def test_each_default_marker_gates_an_ordinary_module(tmp_path, source, category):
+    (tmp_path / "shop").mkdir()
+    (tmp_path / "shop/ordinary.py").write_text(source)
+
+    assert {e.path: e.category for e in review_status(tmp_path)} == {
+        "shop/ordinary.py": category
+    }
+
+
+@pytest.mark.parametrize("source", NOT_MARKED)
+def test_look_alikes_of_the_markers_are_not_gated(tmp_path, source):
+    (tmp_path / "shop").mkdir()
+    (tmp_path / "shop/ordinary.py").write_text(source)
+
+    assert review_status(tmp_path) == []
+
+
+def test_every_default_marker_has_a_gated_example():
+    for category, regexes in DEFAULT_MARKERS.items():
+        examples = [code_only(source) for source, c in MARKED if c == category]
+        for regex in regexes:
+            pattern = re.compile(regex, re.MULTILINE)
+            assert any(pattern.search(text) for text in examples), regex
 
 
 @pytest.mark.parametrize(

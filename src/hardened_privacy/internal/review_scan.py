@@ -46,11 +46,31 @@ DEFAULT_MARKERS: dict[str, list[str]] = {
         r"\bdef (?:process_view|process_request|has_permission"
         r"|has_object_permission)\(",
         r"^\s*(?:authentication_classes|permission_classes)\s*=",
+        # Middleware: Django's constructor and the per-request call.
+        r"\bdef __init__\(\s*self\s*,\s*get_response\b",
+        r"\bdef __call__\(\s*self\s*,\s*request\b",
+        # Class-based view mixins that gate every method.
+        r"\bdef dispatch\(\s*self\s*,\s*request\b",
+        # A view decorator's wrapper, typed or not.
+        r"\bdef \w+\(\s*request\s*(?::\s*[\w.]+\s*)?,\s*\*args\b",
+        # Authentication backends and permission checks.
+        r"\bdef (?:authenticate|has_perm|has_perms|has_module_perms)\(",
+        # Policy engines and the code that asks them.
+        r"\bdef (?:decide|authori[sz]e|\w*is_allowed|filter_allowed)\(",
+        r"\bpolicies\.(?:authorize|allowed|is_allowed)\(",
     ],
     "payment_handler": [
-        r"\bstripe\.(?:Webhook|PaymentIntent|Refund|Charge|Payout|Transfer)\b",
+        r"\bstripe\.(?:Webhook|WebhookSignature|StripeClient|PaymentIntent|Refund"
+        r"|Charge|Payout|Transfer|checkout)\b",
+        r"^\s*(?:import|from)\s+stripe\b",
         r"\bconstruct_event\(",
         r"@webhooks\.handler\b",
+        # Ledger postings, and code that marks an order or a payout paid.
+        r"\bpost_transfer\(",
+        r"\.PAID\b",
+        # Receivers of payment signals.
+        r"(?i)\b\w*(?:payment|checkout|charge|payout|refund|invoice)\w*\.connect\(",
+        r"(?i)@receiver\(\s*[\w.]*(?:payment|checkout|charge|payout|refund|invoice)",
     ],
 }
 MARKER_FILES = "**/*.py"

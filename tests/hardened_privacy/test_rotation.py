@@ -26,6 +26,10 @@ FIXTURE = json.loads(
 OLD = "development/master-1"
 NEW = "development/master-2"
 COLUMNS = ["note", "email", "born", "visits", "balance", "profile"]
+# django-cryptography 1.1 (Django 4.2) and its fork django-cryptography-5
+# (Django 5.2) made these values; both must read and rotate.
+SOURCES = sorted(FIXTURE["sources"])
+ORIGINAL = "django-cryptography"
 
 
 @pytest.fixture
@@ -61,14 +65,18 @@ def raw(pk, column):
     return bytes(value).decode() if isinstance(value, bytes | memoryview) else value
 
 
-def store_legacy(pk, as_bytes=False):
+def ciphertext(column, source=ORIGINAL):
+    return bytes.fromhex(FIXTURE["sources"][source]["ciphertexts_hex"][column])
+
+
+def store_legacy(pk, as_bytes=False, source=ORIGINAL):
     """Write the fixture's ciphertexts as a migrated column would hold them.
 
     On PostgreSQL, altering a bytea column to text leaves ``\\x<hex>``; on
     SQLite the blob stays a blob.
     """
     for column in COLUMNS:
-        token = bytes.fromhex(FIXTURE["ciphertexts_hex"][column])
+        token = ciphertext(column, source)
         value = token if as_bytes else "\\x" + token.hex()
         with connection.cursor() as cursor:
             cursor.execute(
@@ -95,18 +103,30 @@ def loaded(pk):
     return {column: getattr(patient, column) for column in COLUMNS}
 
 
-def test_real_django_cryptography_values_are_read_with_legacy_key(legacy_key):
+def test_fixture_holds_both_packages_values():
+    assert SOURCES == ["django-cryptography", "django-cryptography-5"]
+    generators = [FIXTURE["sources"][s]["generator"] for s in SOURCES]
+    assert [(g["version"], g["django"][:3]) for g in generators] == [
+        ("1.1", "4.2"),
+        ("2.0.3", "5.2"),
+    ]
+    assert ciphertext("note", SOURCES[0]) != ciphertext("note", SOURCES[1])
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_real_django_cryptography_values_are_read_with_legacy_key(legacy_key, source):
     patient = Patient.objects.create(name="legacy")
-    store_legacy(patient.pk)
+    store_legacy(patient.pk, source=source)
     with legacy_key:
         assert loaded(patient.pk) == expected()
 
 
-def test_legacy_raw_bytes_are_read_too(legacy_key):
+@pytest.mark.parametrize("source", SOURCES)
+def test_legacy_raw_bytes_are_read_too(legacy_key, source):
     """SQLite keeps a migrated blob as bytes; the reader takes those as well."""
     with legacy_key:
         for column, value in expected().items():
-            token = bytes.fromhex(FIXTURE["ciphertexts_hex"][column])
+            token = ciphertext(column, source)
             field: Any = Patient._meta.get_field(column)
             assert field.from_db_value(token, None, connection) == value
             assert field.from_db_value(memoryview(token), None, connection) == value
@@ -132,7 +152,7 @@ def test_wrong_legacy_key_fails_closed(monkeypatch):
 
 
 def test_tampered_legacy_value_fails_closed(legacy_key):
-    token = bytearray(bytes.fromhex(FIXTURE["ciphertexts_hex"]["note"]))
+    token = bytearray(ciphertext("note"))
     token[30] ^= 1
     with legacy_key, pytest.raises(DecryptionError, match="No legacy key opens"):
         legacy.decrypt(bytes(token))
@@ -228,9 +248,10 @@ def test_dry_run_changes_nothing(new_key):
     assert raw(patient.pk, "note") == before
 
 
-def test_rotation_converts_django_cryptography_values(legacy_key):
+@pytest.mark.parametrize("source", SOURCES)
+def test_rotation_converts_django_cryptography_values(legacy_key, source):
     patient = Patient.objects.create(name="legacy")
-    store_legacy(patient.pk)
+    store_legacy(patient.pk, source=source)
     with legacy_key:
         call_command("hardened_privacy_rotate_keys", stdout=io.StringIO())
     for column in COLUMNS:

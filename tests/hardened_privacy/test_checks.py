@@ -104,9 +104,11 @@ def test_blind_indexes_without_their_key_fail():
 
 
 def test_blind_index_key_is_not_needed_without_blind_indexes(monkeypatch):
+    from django.apps import apps
+
     from tests.hardened_privacy.testapp.models import PlainPatient
 
-    monkeypatch.setattr(checks.apps, "get_models", lambda: [PlainPatient])
+    monkeypatch.setattr(apps, "get_models", lambda: [PlainPatient])
     with override_settings(
         HARDENED_PRIVACY_BLIND_INDEX_KEY=None, HARDENED_PRIVACY_ACTIVE_KEY=None
     ):

@@ -1,6 +1,7 @@
 """Exceptions raised by hardened_payments."""
 
 from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.db import IntegrityError
 
 
 class HardenedPaymentsConfigurationError(ImproperlyConfigured):
@@ -37,6 +38,10 @@ class InsufficientFunds(LedgerError):
 
 class TransferConflict(LedgerError):
     """Raised when a transfer id is reused with different content."""
+
+
+class LedgerHistoryImmutable(IntegrityError):
+    """Raised when code tries to change or delete posted ledger history."""
 
 
 class ProviderError(Exception):

@@ -1,13 +1,75 @@
-"""The ledger, the idempotency store and the webhook event log."""
+"""The ledger, the idempotency store and the webhook event log.
+
+Ledger history is append-only in code on every database, and on PostgreSQL
+also by triggers: the querysets of :class:`LedgerTransfer` and
+:class:`LedgerEntry` refuse ``update()`` and ``delete()``, their instances
+refuse ``save()`` of an existing row and ``delete()``, and an account's
+``balance``, ``currency`` and ``tenant`` change only through
+:func:`hardened_payments.ledger.post_transfer`. Each refusal raises
+:class:`~hardened_payments.exceptions.LedgerHistoryImmutable`.
+"""
+
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
+from hardened_payments.exceptions import LedgerHistoryImmutable
 from hardened_payments.money import Money
 from hardened_rbac.models import Tenant
 
 CURRENCY_LENGTH = 3
+_Row = TypeVar("_Row", bound=models.Model)
+ACCOUNT_GUARDED = frozenset({"balance", "currency", "tenant", "tenant_id"})
+
+
+def _refuse(what: str) -> LedgerHistoryImmutable:
+    return LedgerHistoryImmutable(
+        f"Ledger history is append-only: {what} is refused; post a reversal."
+    )
+
+
+class AppendOnlyQuerySet(models.QuerySet[_Row]):
+    """A queryset that reads and inserts but never rewrites or removes rows."""
+
+    def update(self, **kwargs: Any) -> int:
+        raise _refuse(f"updating {self.model._meta.label}")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise _refuse(f"deleting {self.model._meta.label}")
+
+
+class AppendOnlyModel(models.Model):
+    """Rows that are written once and then only read."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise _refuse(f"changing {self._meta.label} {self.pk}")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise _refuse(f"deleting {self._meta.label} {self.pk}")
+
+
+class AccountQuerySet(models.QuerySet["LedgerAccount"]):
+    """Accounts whose balance, currency and tenant only the ledger moves."""
+
+    def update(self, **kwargs: Any) -> int:
+        guarded = sorted(ACCOUNT_GUARDED.intersection(kwargs))
+        if guarded:
+            raise _refuse(f"updating ledger account {', '.join(guarded)}")
+        return super().update(**kwargs)
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise _refuse("deleting ledger accounts")
+
+    def add_to_balance(self, delta: int) -> int:
+        """Add ``delta`` to the balance; only the ledger's posting calls this."""
+        return super().update(balance=F("balance") + delta)
 
 
 class LedgerAccount(models.Model):
@@ -16,6 +78,8 @@ class LedgerAccount(models.Model):
     ``balance`` is kept by the ledger in the same transaction as the entries
     that change it: on PostgreSQL a trigger maintains it and refuses any other
     change, elsewhere :func:`hardened_payments.ledger.post_transfer` does.
+    Saving an existing account writes only its other fields and refuses a
+    changed balance, currency or tenant.
     """
 
     tenant = models.ForeignKey(
@@ -30,6 +94,8 @@ class LedgerAccount(models.Model):
     )
     balance = models.BigIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = AccountQuerySet.as_manager()
 
     class Meta:
         constraints = [
@@ -46,12 +112,39 @@ class LedgerAccount(models.Model):
     def __str__(self) -> str:
         return f"{self.tenant}:{self.code} ({self.currency})"
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self._state.adding:
+            super().save(*args, **kwargs)
+            return
+        stored = (
+            LedgerAccount.objects.filter(pk=self.pk)
+            .values("balance", "currency", "tenant_id")
+            .first()
+        )
+        changed = stored is not None and any(
+            name not in self.get_deferred_fields() and getattr(self, name) != value
+            for name, value in stored.items()
+        )
+        fields = kwargs.pop("update_fields", None)
+        if fields is None:
+            fields = [
+                f.name
+                for f in self._meta.concrete_fields
+                if not f.primary_key and f.name not in ACCOUNT_GUARDED
+            ]
+        if changed or ACCOUNT_GUARDED.intersection(fields):
+            raise _refuse(f"changing ledger account {self.pk}'s guarded fields")
+        super().save(*args, update_fields=fields, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise _refuse(f"deleting ledger account {self.pk}")
+
     @property
     def balance_money(self) -> Money:
         return Money(self.balance, self.currency)
 
 
-class LedgerTransfer(models.Model):
+class LedgerTransfer(AppendOnlyModel):
     """One journal row: a movement whose entries sum to zero per currency."""
 
     tenant = models.ForeignKey(
@@ -71,6 +164,8 @@ class LedgerTransfer(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
+    objects = AppendOnlyQuerySet["LedgerTransfer"].as_manager()
+
     class Meta:
         constraints = [
             models.UniqueConstraint(
@@ -84,7 +179,7 @@ class LedgerTransfer(models.Model):
         return self.transfer_id
 
 
-class LedgerEntry(models.Model):
+class LedgerEntry(AppendOnlyModel):
     """One leg of a transfer: a signed amount on one account."""
 
     transfer = models.ForeignKey(
@@ -95,6 +190,8 @@ class LedgerEntry(models.Model):
     )
     amount = models.BigIntegerField()
     currency = models.CharField(max_length=CURRENCY_LENGTH)
+
+    objects = AppendOnlyQuerySet["LedgerEntry"].as_manager()
 
     class Meta:
         constraints = [

@@ -1,10 +1,12 @@
 import pytest
 from django.db import Error, IntegrityError, connection, transaction
+from django.db.models import F
 
 from hardened_payments import ledger
 from hardened_payments.exceptions import (
     InsufficientFunds,
     InvalidTransfer,
+    LedgerHistoryImmutable,
     TransferConflict,
     UnbalancedTransfer,
 )
@@ -278,6 +280,105 @@ def test_posting_emits_an_audit_event(tenant, accounts, caplog):
         [accounts["clearing"].pk, -10, "USD"],
         [accounts["seller"].pk, 10, "USD"],
     ]
+
+
+# The code's own rules, on every database (SQLite has no triggers).
+
+
+def _entry_doubled():
+    entry = LedgerEntry.objects.first()
+    entry.amount *= 2
+    entry.save()
+
+
+def _transfer_renamed():
+    transfer = LedgerTransfer.objects.get()
+    transfer.description = "x"
+    transfer.save()
+
+
+def _account_changed(**changes):
+    def change():
+        account = LedgerAccount.objects.get(code="seller")
+        for name, value in changes.items():
+            setattr(account, name, value)
+        account.save()
+
+    return change
+
+
+def _entries_bulk_updated():
+    entries = list(LedgerEntry.objects.all())
+    for entry in entries:
+        entry.amount = -entry.amount
+    LedgerEntry.objects.bulk_update(entries, ["amount"])
+
+
+HISTORY_REWRITES = {
+    "update entries": lambda: LedgerEntry.objects.update(amount=F("amount") * 2),
+    "delete entries": lambda: LedgerEntry.objects.all().delete(),
+    "save an entry": _entry_doubled,
+    "delete an entry": lambda: LedgerEntry.objects.first().delete(),
+    "bulk update entries": _entries_bulk_updated,
+    "update transfers": lambda: LedgerTransfer.objects.update(description="x"),
+    "delete transfers": lambda: LedgerTransfer.objects.all().delete(),
+    "save a transfer": _transfer_renamed,
+    "delete a transfer": lambda: LedgerTransfer.objects.get().delete(),
+    "update balances": lambda: LedgerAccount.objects.update(balance=F("balance") + 1),
+    "update currencies": lambda: LedgerAccount.objects.update(currency="EUR"),
+    "update tenants": lambda: LedgerAccount.objects.update(tenant=TenantFactory()),
+    "delete accounts": lambda: LedgerAccount.objects.all().delete(),
+    "delete an account": lambda: LedgerAccount.objects.get(code="fees").delete(),
+    "save a balance": _account_changed(balance=1000),
+    "save a currency": _account_changed(currency="EUR"),
+    "save a tenant": _account_changed(tenant_id=None),
+    "save only the balance": lambda: LedgerAccount.objects.get(code="seller").save(
+        update_fields=["balance"]
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    "rewrite",
+    [pytest.param(f, id=name) for name, f in HISTORY_REWRITES.items()],
+)
+def test_code_refuses_rewriting_history(tenant, accounts, rewrite):
+    _posted(tenant, accounts)
+    before = snapshot()
+    entries = list(LedgerEntry.objects.values())
+
+    with (
+        pytest.raises(LedgerHistoryImmutable, match="append-only"),
+        transaction.atomic(),
+    ):
+        rewrite()
+
+    assert snapshot() == before
+    assert list(LedgerEntry.objects.values()) == entries
+
+
+def test_an_account_may_be_renamed_without_touching_its_balance(tenant, accounts):
+    account = LedgerAccount.objects.get(code="seller")
+    _posted(tenant, accounts)
+    stale = LedgerAccount.objects.get(code="fees")
+    stale.name = "Platform fees"
+    stale.save()
+    account.refresh_from_db()
+    account.name = "Seller"
+    account.save()
+
+    assert LedgerAccount.objects.get(code="fees").name == "Platform fees"
+    assert ledger.balance(account) == usd(10)
+    assert LedgerAccount.objects.filter(code="seller").update(name="S") == 1
+
+
+def test_a_stale_account_cannot_write_its_old_balance(tenant, accounts):
+    stale = LedgerAccount.objects.get(code="seller")
+    _posted(tenant, accounts)
+    stale.name = "Seller"
+    with pytest.raises(LedgerHistoryImmutable):
+        stale.save()
+    assert ledger.balance(accounts["seller"]) == usd(10)
 
 
 # The database's own rules, exercised by going around the Python code.

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from hardened_payments.exceptions import (
@@ -209,7 +208,7 @@ def post(
         )
         if connection.vendor != "postgresql":
             for pk, delta in deltas.items():
-                LedgerAccount.objects.filter(pk=pk).update(balance=F("balance") + delta)
+                LedgerAccount.objects.filter(pk=pk).add_to_balance(delta)
 
     audit.emit(
         "ledger_transfer_posted",

@@ -1,9 +1,12 @@
 """Admin pages where operators see and revoke users' second-factor devices."""
 
+from django.apps import apps
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django_otp.models import Device
 
+from hardened_auth.internal import audit
 from hardened_auth.internal.devices import remove_device
 from hardened_auth.models import RecoveryCodeDevice, TOTPDevice, UserSession
 
@@ -23,7 +26,7 @@ class DeviceAdmin(admin.ModelAdmin):
     ) -> bool:
         return False
 
-    def delete_model(self, request: HttpRequest, obj: TOTPDevice) -> None:
+    def delete_model(self, request: HttpRequest, obj: Device) -> None:
         remove_device(request, obj)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
@@ -66,3 +69,44 @@ class UserSessionAdmin(admin.ModelAdmin):
         self, request: HttpRequest, obj: object | None = None
     ) -> bool:
         return False
+
+    def delete_model(self, request: HttpRequest, obj: UserSession) -> None:
+        target, owner = str(obj.pk), str(obj.user_id)
+        obj.delete()
+        audit.emit(
+            "session_expired",
+            outcome="success",
+            request=request,
+            target=target,
+            owner=owner,
+            cause="ended_by_operator",
+        )
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for row in queryset:
+            self.delete_model(request, row)
+
+
+if apps.is_installed("django_otp_webauthn"):
+    from django_otp_webauthn.utils import get_credential_model
+
+    _passkey_model = get_credential_model()
+
+    if not admin.site.is_registered(_passkey_model):
+
+        @admin.register(_passkey_model)
+        class PasskeyAdmin(DeviceAdmin):
+            """Passkeys, read only; deleting one is audited like any device."""
+
+            list_display = ("name", "user", "confirmed", "created_at", "last_used_at")
+            fields = (
+                "user",
+                "name",
+                "confirmed",
+                "discoverable",
+                "backup_state",
+                "sign_count",
+                "created_at",
+                "last_used_at",
+            )
+            readonly_fields = fields

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.http import HttpRequest, HttpResponse
+from django_otp_webauthn import exceptions as webauthn_exceptions
 from django_otp_webauthn import views as webauthn_views
 
 from hardened_auth.conf import app_settings
@@ -64,18 +65,40 @@ class CompleteRegistrationView(
 
 
 class CompleteAuthenticationView(webauthn_views.CompleteCredentialAuthenticationView):  # type: ignore[misc]
-    """Finish a passkey sign-in or verification; rotate and mark the session."""
+    """Finish a passkey sign-in or verification; rotate and mark the session.
+
+    A passkey sign-in is audited once as ``authn_login_success`` (by the
+    ``user_logged_in`` receiver) and, like a verification, as
+    ``authn_mfa_success`` naming the device; a refused assertion is audited
+    as ``authn_mfa_fail`` with django-otp-webauthn's error code.
+    """
 
     def complete_auth(self, device: Any) -> Any:
         signed_in = self.request.user.is_authenticated
         result = super().complete_auth(device)
         mark_second_factor_verified(self.request)
         audit.emit(
-            "authn_mfa_success" if signed_in else "authn_login_success",
+            "authn_mfa_success",
             outcome="success",
             request=self.request,
             actor=device.user_id,
             target=device.persistent_id,
             device_type="webauthn",
+            ceremony="verification" if signed_in else "sign_in",
         )
         return result
+
+    def handle_exception(self, exc: Exception) -> HttpResponse:
+        if isinstance(exc, webauthn_exceptions.OTPWebAuthnApiError):
+            audit.emit(
+                "authn_mfa_fail",
+                outcome="failure",
+                request=self.request,
+                device_type="webauthn",
+                ceremony=(
+                    "verification" if self.request.user.is_authenticated else "sign_in"
+                ),
+                cause=str(exc.code)[:60],
+            )
+        response: HttpResponse = super().handle_exception(exc)
+        return response

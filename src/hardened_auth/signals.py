@@ -67,5 +67,18 @@ def password_changed(
 def session_ended(
     sender: object, request: HttpRequest | None, user: Any, **kwargs: Any
 ) -> None:
-    if request is not None and hasattr(request, "session"):
-        sessions.forget(request)
+    """Delete the signed-out session's row and audit the sign-out.
+
+    A session that :func:`hardened_auth.internal.sessions.end` signs out has
+    no row left by then and was audited with its reason already.
+    """
+    if request is None or not hasattr(request, "session"):
+        return
+    if sessions.forget(request):
+        audit.emit(
+            "session_expired",
+            outcome="success",
+            request=request,
+            actor=getattr(user, "pk", None),
+            cause="logout",
+        )

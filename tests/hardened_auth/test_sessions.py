@@ -6,6 +6,7 @@ import uuid
 
 import pytest
 from allauth.account.models import EmailAddress
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import connection, models
 from django.test import Client, override_settings
@@ -13,7 +14,7 @@ from django.test import Client, override_settings
 from hardened_auth.internal import sessions as binding
 from hardened_auth.models import UserSession
 from hardened_auth.sessions import end_all_sessions, privileges_changed
-from tests.factories import DEFAULT_PASSWORD, UserFactory
+from tests.factories import DEFAULT_PASSWORD, UserFactory, force_login_verified
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.hardened_auth.urls")]
 
@@ -336,9 +337,85 @@ def test_password_change_ends_every_other_session():
     assert UserSession.objects.filter(user=user).count() == 1
 
 
-def test_sign_out_removes_the_row():
+def test_sign_out_removes_the_row_and_is_audited_once(caplog):
     user = UserFactory()
     client = _browser()
     _sign_in(client, user)
-    client.post("/accounts/logout/")
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="hardened_auth.audit"):
+        client.post("/accounts/logout/")
     assert not UserSession.objects.filter(user=user).exists()
+    [event] = [r for r in caplog.records if r.getMessage() == "session_expired"]
+    assert event.hardened_audit["cause"] == "logout"
+    assert event.hardened_audit["actor"] == str(user.pk)
+    assert event.hardened_audit["outcome"] == "success"
+
+
+def test_ended_session_is_audited_once_with_its_reason(caplog):
+    client = _browser()
+    _sign_in(client, UserFactory())
+    _session_value(client, binding.SEEN_KEY, int(time.time()) - 7200)
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="hardened_auth.audit"):
+        assert not _is_signed_in(client)
+    causes = [
+        r.hardened_audit["cause"]
+        for r in caplog.records
+        if r.getMessage() == "session_expired"
+    ]
+    assert causes == ["idle_timeout"]
+
+
+def _operator() -> Client:
+    staff = get_user_model().objects.create_superuser(
+        f"root-{time.time_ns()}", "root@example.com", DEFAULT_PASSWORD
+    )
+    client = Client()
+    force_login_verified(client, staff)
+    client.staff = staff  # type: ignore[attr-defined]
+    return client
+
+
+SESSION_ADMIN = "/admin/hardened_auth/usersession/"
+
+
+def test_operator_ends_a_session_in_the_admin_with_an_audit_event(caplog):
+    user = UserFactory()
+    laptop = _browser()
+    _sign_in(laptop, user)
+    row = UserSession.objects.get(user=user)
+    operator = _operator()
+    url = f"{SESSION_ADMIN}{row.pk}/delete/"
+    assert operator.get(url).status_code == 200
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="hardened_auth.audit"):
+        assert operator.post(url, {"post": "yes"}).status_code == 302
+    [event] = [r for r in caplog.records if r.getMessage() == "session_expired"]
+    assert event.hardened_audit["cause"] == "ended_by_operator"
+    assert event.hardened_audit["actor"] == str(operator.staff.pk)  # type: ignore[attr-defined]
+    assert event.hardened_audit["owner"] == str(user.pk)
+    assert event.hardened_audit["target"] == str(row.pk)
+    assert not _is_signed_in(laptop)
+
+
+def test_operator_bulk_ends_sessions_with_an_event_each(caplog):
+    users = [UserFactory(), UserFactory()]
+    browsers = [_browser(), _browser()]
+    for browser, user in zip(browsers, users, strict=True):
+        _sign_in(browser, user)
+    rows = list(UserSession.objects.filter(user__in=users).values_list("pk", flat=True))
+    operator = _operator()
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="hardened_auth.audit"):
+        response = operator.post(
+            SESSION_ADMIN,
+            {"action": "delete_selected", "_selected_action": rows, "post": "yes"},
+        )
+    assert response.status_code == 302
+    targets = [
+        r.hardened_audit["target"]
+        for r in caplog.records
+        if r.getMessage() == "session_expired"
+    ]
+    assert sorted(targets) == sorted(str(pk) for pk in rows)
+    assert not any(_is_signed_in(b) for b in browsers)

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -36,9 +36,41 @@ class Tenant(models.Model):
         return self.slug
 
 
+MEMBERSHIP_ROW = ("pk", "user_id", "tenant_id")
+GRANT_ROW = ("pk", "membership__user_id", "membership__tenant_id", "role_id", "source")
+ROLE_ROW = ("pk", "tenant_id")
+
+
 class MembershipQuerySet(models.QuerySet["Membership"]):
     def active(self) -> "MembershipQuerySet":
         return self.filter(is_active=True, tenant__is_active=True)
+
+    def update(self, **kwargs: Any) -> int:
+        """Update in bulk; each row is audited and its decisions invalidated."""
+        from hardened_rbac.internal.bulk_changes import memberships_changed
+
+        with transaction.atomic(using=self.db):
+            before = list(self.values_list(*MEMBERSHIP_ROW))
+            count = super().update(**kwargs)
+            after = _rows_now(self, before, MEMBERSHIP_ROW)
+        memberships_changed(before, after, "membership_updated", kwargs)
+        return count
+
+    def bulk_create(self, objs: Any, *args: Any, **kwargs: Any) -> list["Membership"]:
+        from hardened_rbac.internal.bulk_changes import memberships_changed
+
+        created = super().bulk_create(objs, *args, **kwargs)
+        rows = [(m.pk, m.user_id, m.tenant_id) for m in created]
+        memberships_changed([], rows, "membership_created", ())
+        return created
+
+
+def _rows_now(
+    queryset: models.QuerySet[Any], before: list[Any], fields: tuple[str, ...]
+) -> list[Any]:
+    pks = [row[0] for row in before]
+    manager = queryset.model._base_manager.using(queryset.db)
+    return list(manager.filter(pk__in=pks).order_by("pk").values_list(*fields))
 
 
 class Membership(models.Model):
@@ -69,6 +101,44 @@ class Membership(models.Model):
         return f"{self.user} in {self.tenant}"
 
 
+class RoleQuerySet(models.QuerySet["Role"]):
+    def update(self, **kwargs: Any) -> int:
+        """Update in bulk; each row is audited and its decisions invalidated.
+
+        A role moved into a tenant while granted in another is refused.
+        """
+        from hardened_rbac.internal.bulk_changes import roles_changed
+
+        with transaction.atomic(using=self.db):
+            before = list(self.values_list(*ROLE_ROW))
+            count = super().update(**kwargs)
+            after = _rows_now(self, before, ROLE_ROW)
+            if {"tenant", "tenant_id"} & set(kwargs) and _mismatched_grants(
+                role_id__in=[row[0] for row in after]
+            ):
+                raise GrantTenantMismatch(
+                    "A role of one tenant cannot be granted in another."
+                )
+        roles_changed(before, after, "role_updated", kwargs)
+        return count
+
+    def bulk_create(self, objs: Any, *args: Any, **kwargs: Any) -> list["Role"]:
+        from hardened_rbac.internal.bulk_changes import roles_changed
+
+        created = super().bulk_create(objs, *args, **kwargs)
+        roles_changed([], [(r.pk, r.tenant_id) for r in created], "role_created", ())
+        return created
+
+
+def _mismatched_grants(**lookup: Any) -> bool:
+    """Whether a grant gives a tenant's role in another tenant's membership."""
+    return (
+        Grant.objects.filter(**lookup, role__tenant__isnull=False)
+        .exclude(role__tenant=models.F("membership__tenant"))
+        .exists()
+    )
+
+
 class Role(models.Model):
     """A named set of permissions; a site-wide role has no tenant.
 
@@ -90,6 +160,8 @@ class Role(models.Model):
         "auth.Permission", blank=True, related_name="hardened_roles"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = RoleQuerySet.as_manager()
 
     class Meta:
         constraints = [
@@ -116,6 +188,47 @@ class GrantQuerySet(models.QuerySet["Grant"]):
             membership__is_active=True,
             membership__tenant__is_active=True,
         )
+
+    def update(self, **kwargs: Any) -> int:
+        """Update in bulk; each row is audited and its decisions invalidated.
+
+        A grant moved onto a role of another tenant is refused, as in
+        ``Grant.save``.
+        """
+        from hardened_rbac.internal.bulk_changes import grants_changed
+
+        with transaction.atomic(using=self.db):
+            before = list(self.values_list(*GRANT_ROW))
+            count = super().update(**kwargs)
+            after = _rows_now(self, before, GRANT_ROW)
+            if {"role", "role_id", "membership", "membership_id"} & set(
+                kwargs
+            ) and _mismatched_grants(pk__in=[row[0] for row in after]):
+                raise GrantTenantMismatch(
+                    "A role of one tenant cannot be granted in another."
+                )
+        grants_changed(before, after, "grant_updated", kwargs)
+        return count
+
+    def bulk_create(self, objs: Any, *args: Any, **kwargs: Any) -> list["Grant"]:
+        from hardened_rbac.internal.bulk_changes import grants_changed
+
+        objs = list(objs)
+        for grant in objs:
+            if not grant._role_fits_tenant():
+                raise GrantTenantMismatch(
+                    "A role of one tenant cannot be granted in another."
+                )
+        created = super().bulk_create(objs, *args, **kwargs)
+        pks = [grant.pk for grant in created]
+        rows = list(
+            Grant.objects.using(self.db)
+            .filter(pk__in=pks)
+            .order_by("pk")
+            .values_list(*GRANT_ROW)
+        )
+        grants_changed([], rows, "grant_created", ())
+        return created
 
 
 class Grant(models.Model):

@@ -10,7 +10,7 @@ from guardian.shortcuts import assign_perm, remove_perm
 
 from hardened_rbac import checks, policies
 from hardened_rbac.internal import decisions
-from hardened_rbac.models import Grant, Role
+from hardened_rbac.models import Grant, Membership, Role
 from hardened_rbac.tenancy import use_tenant
 from tests.factories import MembershipFactory, TenantFactory
 from tests.hardened_rbac.testapp.models import Document, FeedPost, Follow, Sheet
@@ -206,3 +206,35 @@ def test_a_decision_without_expiring_grants_keeps_the_full_timeout(scene):
     Grant.objects.create(membership=reader.hardened_memberships.get(), role=role)
     assert decisions._lifetime(reader.pk, tenant.pk) == (None, 300)
     assert decisions._lifetime(None, tenant.pk) == (None, 300)
+
+
+def test_bulk_updates_invalidate_cached_decisions(scene):
+    tenant, _, reader, post, _ = scene
+    with use_tenant(tenant):
+        FeedPost.objects.filter(pk=post.pk).update(visibility="tenant")
+        post.refresh_from_db()
+    role = Role.objects.create(name="moderator", tenant=tenant)
+    role.permissions.add(Permission.objects.get(codename="delete_feedpost"))
+    membership = reader.hardened_memberships.get()
+    grant = Grant.objects.create(membership=membership, role=role)
+    assert _asks(tenant, reader, "delete", post)[0] is True
+
+    Grant.objects.filter(pk=grant.pk).update(expires_at=timezone.now())
+    reader.__dict__.pop("_hardened_rbac_tenant_perms", None)
+    assert _asks(tenant, reader, "delete", post)[0] is False
+
+    assert _asks(tenant, reader, "view", post)[0] is True
+    Membership.objects.filter(pk=membership.pk).update(is_active=False)
+    assert _asks(tenant, reader, "view", post)[0] is False
+
+
+def test_a_bulk_role_update_replaces_its_scope_version(scene):
+    tenant, _, reader, _, _ = scene
+    sitewide = Role.objects.create(name="moderator")
+    own = Role.objects.create(name="editor", tenant=tenant)
+    site, in_tenant, _ = decisions.versions(tenant.pk, reader.pk)
+    Role.objects.filter(pk=own.pk).update(description="edits")
+    assert decisions.versions(tenant.pk, reader.pk)[:2] != (site, in_tenant)
+    assert decisions.versions(tenant.pk, reader.pk)[0] == site
+    Role.objects.filter(pk=sitewide.pk).update(description="moderates")
+    assert decisions.versions(tenant.pk, reader.pk)[0] != site

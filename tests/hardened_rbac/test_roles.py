@@ -6,7 +6,7 @@ from django.utils import timezone
 from hardened_rbac.backends import TenantRoleBackend
 from hardened_rbac.exceptions import GrantTenantMismatch
 from hardened_rbac.internal.grants import forget
-from hardened_rbac.models import Grant, Role
+from hardened_rbac.models import Grant, Membership, Role
 from hardened_rbac.roles import has_tenant_perm, tenant_permissions
 from hardened_rbac.tenancy import use_tenant
 from tests.factories import MembershipFactory, TenantFactory, UserFactory
@@ -143,3 +143,65 @@ def test_role_grant_and_membership_changes_are_audited(caplog):
     assert grant_event["user"] == str(membership.user_id)
     assert grant_event["outcome"] == "success"
     assert set(grant_event) >= {"actor", "target", "ip"}
+
+
+def test_bulk_created_grants_are_audited(caplog):
+    membership = MembershipFactory()
+    role = _role(membership.tenant)
+    other = MembershipFactory(tenant=membership.tenant)
+    capture_audit(caplog)
+    caplog.clear()
+    created = Grant.objects.bulk_create([Grant(membership=other, role=role)])
+
+    events = audit_events(caplog)
+    assert [(e["event"], e["action"], e["target"]) for e in events] == [
+        ("authz_change", "grant_created", f"grant:{created[0].pk}")
+    ]
+    assert events[0]["user"] == str(other.user_id)
+    assert events[0]["tenant"] == str(membership.tenant_id)
+
+
+def test_bulk_updates_name_the_rows_and_fields(caplog):
+    membership = MembershipFactory()
+    role = _role(membership.tenant)
+    grant = Grant.objects.create(membership=membership, role=role)
+    capture_audit(caplog)
+    caplog.clear()
+    Membership.objects.filter(pk=membership.pk).update(is_active=False)
+    Grant.objects.filter(pk=grant.pk).update(expires_at=timezone.now())
+    Role.objects.filter(pk=role.pk).update(description="changed")
+    assert [
+        (e["event"], e["action"], e["target"], e["fields"])
+        for e in audit_events(caplog)
+    ] == [
+        (
+            "authz_change",
+            "membership_updated",
+            f"membership:{membership.pk}",
+            ["is_active"],
+        ),
+        ("authz_change", "grant_updated", f"grant:{grant.pk}", ["expires_at"]),
+        (
+            "privilege_permissions_changed",
+            "role_updated",
+            f"role:{role.pk}",
+            ["description"],
+        ),
+    ]
+
+
+def test_bulk_changes_cannot_grant_a_role_across_tenants():
+    membership = MembershipFactory()
+    foreign = TenantFactory()
+    own_role, foreign_role = _role(membership.tenant), _role(foreign)
+    grant = Grant.objects.create(membership=membership, role=own_role)
+    with pytest.raises(GrantTenantMismatch):
+        Grant.objects.filter(pk=grant.pk).update(role=foreign_role)
+    with pytest.raises(GrantTenantMismatch):
+        Role.objects.filter(pk=own_role.pk).update(tenant=foreign)
+    with pytest.raises(GrantTenantMismatch):
+        Grant.objects.bulk_create([Grant(membership=membership, role=foreign_role)])
+    grant.refresh_from_db()
+    own_role.refresh_from_db()
+    assert (grant.role_id, own_role.tenant_id) == (own_role.pk, membership.tenant_id)
+    assert Grant.objects.count() == 1

@@ -5,7 +5,7 @@ from typing import Any
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.http import HttpRequest
 
-from hardened_auth.internal import audit, sessions, velocity
+from hardened_auth.internal import audit, sessions, tokens, velocity
 from hardened_auth.sessions import end_all_sessions, privileges_changed
 
 PRIVILEGE_FIELDS = ("is_staff", "is_superuser", "is_active")
@@ -60,8 +60,13 @@ def groups_changed(sender: type, instance: Any, action: str, **kwargs: Any) -> N
 def password_changed(
     sender: object, request: HttpRequest | None, user: AbstractBaseUser, **kwargs: Any
 ) -> None:
-    """A new or reset password ends every other session of the account."""
+    """A new or reset password ends every other session of the account.
+
+    It also revokes every API token family, since a client signed in with
+    the old password holds them.
+    """
     sessions.end_other_sessions(request, user)
+    tokens.revoke_user_families(request, user, "password_changed")
 
 
 def session_ended(

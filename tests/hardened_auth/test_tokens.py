@@ -2,12 +2,14 @@
 
 import json
 import logging
+import re
 import threading
 import time
 from datetime import timedelta
 
 import pytest
 from allauth.account.models import EmailAddress
+from django.core import mail
 from django.db import connection
 from django.test import Client
 from django.utils import timezone
@@ -227,3 +229,70 @@ def test_end_all_sessions_revokes_tokens():
 def test_get_is_not_allowed_on_token_endpoints():
     assert Client().get("/auth/token/").status_code == 405
     assert Client().get("/auth/token/refresh/").status_code == 405
+
+
+NEW_PASSWORD = "an entirely new passphrase 88"
+
+
+def _assert_families_revoked(user, pairs, caplog) -> None:
+    for pair in pairs:
+        assert _me(pair["access_token"]).status_code == 401
+        assert _refresh(pair["refresh_token"]).status_code == 401
+    reasons = set(
+        TokenFamily.objects.filter(user=user).values_list("revoked_reason", flat=True)
+    )
+    assert reasons == {"password_changed"}
+    [event] = [r for r in caplog.records if r.getMessage() == "authn_token_revoked"]
+    assert event.hardened_audit["cause"] == "password_changed"
+    assert event.hardened_audit["count"] == len(pairs)
+    assert NEW_PASSWORD not in " ".join(str(r.__dict__) for r in caplog.records)
+
+
+def test_password_change_revokes_every_token_family(caplog):
+    user = _user()
+    pairs = [_obtain(user), _obtain(user)]
+    bystander = _obtain(_user())
+    browser = Client()
+    browser.force_login(user)
+    with caplog.at_level(logging.INFO, logger="hardened_auth.audit"):
+        response = browser.post(
+            "/accounts/password/change/",
+            {
+                "oldpassword": DEFAULT_PASSWORD,
+                "password1": NEW_PASSWORD,
+                "password2": NEW_PASSWORD,
+            },
+        )
+    assert response.status_code == 302
+    _assert_families_revoked(user, pairs, caplog)
+    assert _me(bystander["access_token"]).status_code == 200
+
+
+def test_password_reset_revokes_every_token_family_and_ends_sessions(caplog):
+    user = _user()
+    pairs = [_obtain(user), _obtain(user)]
+    signed_in = Client()
+    signed_in.force_login(user)
+    assert signed_in.get("/auth/sessions/").status_code == 200
+
+    mail.outbox.clear()
+    visitor = Client()
+    assert (
+        visitor.post("/accounts/password/reset/", {"email": user.email}).status_code
+        == 302
+    )
+    [message] = mail.outbox
+    link = re.search(
+        r"https?://[^/\s]+(/accounts/password/reset/key/\S+)", message.body
+    )
+    assert link is not None
+    form_url = visitor.get(link.group(1))["Location"]
+    with caplog.at_level(logging.INFO, logger="hardened_auth.audit"):
+        response = visitor.post(
+            form_url, {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD}
+        )
+    assert response.status_code == 302
+    user.refresh_from_db()
+    assert user.check_password(NEW_PASSWORD)
+    _assert_families_revoked(user, pairs, caplog)
+    assert signed_in.get("/auth/sessions/").status_code == 302

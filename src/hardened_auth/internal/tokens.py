@@ -75,6 +75,27 @@ def revoke_family(family: TokenFamily, reason: str) -> None:
     AccessToken.objects.filter(family=family).delete()
 
 
+def revoke_user_families(
+    request: HttpRequest | None, user: AbstractBaseUser, reason: str
+) -> int:
+    """Revoke every live token family of ``user``; return how many."""
+    families = list(
+        TokenFamily.objects.filter(user_id=user.pk, revoked_at__isnull=True)
+    )
+    for family in families:
+        revoke_family(family, reason)
+    if families:
+        audit.emit(
+            "authn_token_revoked",
+            outcome="success",
+            request=request,
+            actor=user.pk,
+            cause=reason,
+            count=len(families),
+        )
+    return len(families)
+
+
 def _well_formed(token: str, prefix: str) -> bool:
     return token.startswith(prefix) and len(token) <= MAX_TOKEN_LENGTH
 

@@ -47,3 +47,18 @@ def stripe_standin(settings):
     yield server
     stripe.api_base = previous
     server.stop()
+
+
+@pytest.fixture
+def audit_log(caplog):
+    """Return the structured fields of the payments audit events by name."""
+    caplog.set_level("INFO", logger="hardened_payments.audit")
+
+    def events(name):
+        return [
+            record.hardened_audit
+            for record in caplog.records
+            if record.name == "hardened_payments.audit" and record.getMessage() == name
+        ]
+
+    return events

@@ -375,3 +375,27 @@ def test_a_refund_the_seller_already_paid_out_is_refused(client, session):
             get_provider(), Payment.objects.get(), Money(500, "USD"), "r", actor=None
         )
     assert Payment.objects.get().amount_refunded == 0
+
+
+def test_a_paid_checkout_is_audited_with_its_event_id(
+    client, tenant, people, stripe_standin, audit_log
+):
+    session = open_session(tenant, *people)
+    deliver(client, completed_event(session))
+
+    [started] = audit_log("checkout_started")
+    assert started["idempotency_key"] == "checkout-1"
+    assert (started["amount"], started["fee"]) == (10000, 1000)
+    [completed] = audit_log("checkout_completed")
+    assert completed == {
+        "event": "checkout_completed",
+        "actor": session.buyer_id,
+        "tenant": session.tenant_id,
+        "target": session.provider_id,
+        "outcome": "success",
+        "ip": None,
+        "amount": 10000,
+        "currency": "USD",
+        "fee": 1000,
+        "provider_event_id": "evt_1Paid",
+    }

@@ -369,3 +369,37 @@ def test_a_transfer_conflict_answers_422_and_frees_the_key(
     assert response.json()["error"] == "idempotency_key_reused"
     assert not IdempotencyKey.objects.exists()
     assert stripe_standin.requests == []
+
+
+def test_refunds_and_refusals_are_audited(tenant, member, audit_log):
+    provider = RecordingProvider()
+    payment = captured_payment(tenant, member.user)
+    refund = flows.refund(provider, payment, Money(400, "USD"), "hp_r1", actor=7)
+    with pytest.raises(RefundExceedsCaptured):
+        flows.refund(provider, payment, Money(601, "USD"), "hp_r2", actor=7)
+
+    [created] = audit_log("refund_created")
+    [refused] = audit_log("refund_refused")
+    assert created == {
+        "event": "refund_created",
+        "actor": 7,
+        "tenant": tenant.pk,
+        "target": "pi_1",
+        "outcome": "success",
+        "ip": None,
+        "amount": 400,
+        "currency": "USD",
+        "idempotency_key": "hp_r1",
+        "provider_refund_id": refund.provider_id,
+    }
+    assert refused == {
+        "event": "refund_refused",
+        "actor": 7,
+        "tenant": tenant.pk,
+        "target": "pi_1",
+        "outcome": "denied",
+        "ip": None,
+        "amount": 601,
+        "currency": "USD",
+        "idempotency_key": "hp_r2",
+    }

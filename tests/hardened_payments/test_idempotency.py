@@ -574,3 +574,40 @@ def test_new_keys_are_distinct_and_usable():
     keys = {new_key() for _ in range(100)}
     assert len(keys) == 100
     assert all(0 < len(k) <= MAX_KEY_LENGTH and k.isprintable() for k in keys)
+
+
+def test_a_charge_is_audited_with_its_amount_currency_and_key(
+    member, member_client, tenant, stripe_standin, audit_log
+):
+    """Uses the local Stripe stand-in server in place of Stripe's API."""
+    response = charge(member_client, tenant)
+
+    [event] = audit_log("payment_created")
+    assert event["outcome"] == "success"
+    assert event["actor"] == member.user.pk
+    assert event["tenant"] == tenant.pk
+    assert event["target"] == response.json()["provider_id"]
+    assert (event["amount"], event["currency"]) == (1999, "USD")
+    assert event["status"] == "succeeded"
+    assert event["idempotency_key"] == forwarded_key(
+        member.user, "key-1", charge_path(tenant), CHARGE_BODY
+    )
+
+
+def test_a_key_mismatch_and_a_replay_are_audited(
+    member, member_client, tenant, stripe_standin, audit_log
+):
+    """Uses the local Stripe stand-in server in place of Stripe's API."""
+    charge(member_client, tenant)
+    charge(member_client, tenant)
+    charge(member_client, tenant, body=CHARGE_BODY | {"amount": 1})
+
+    [replayed] = audit_log("idempotency_replayed")
+    [mismatch] = audit_log("idempotency_key_mismatch")
+    assert replayed["outcome"] == "success"
+    assert mismatch["outcome"] == "denied"
+    for event in (replayed, mismatch):
+        assert event["actor"] == member.user.pk
+        assert event["target"] == charge_path(tenant)
+        assert event["idempotency_key"] == "key-1"
+    assert len(audit_log("payment_created")) == 1

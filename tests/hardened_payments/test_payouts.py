@@ -260,3 +260,30 @@ def test_a_provider_outage_leaves_the_balance_untouched(
     assert request_payout(seller_client, tenant).status_code == 502
     assert not Payout.objects.exists()
     assert balances(tenant, seller) == (5000, 0)
+
+
+@pytest.mark.parametrize("outcome", ["paid", "failed"])
+def test_payouts_are_audited_with_their_key_and_event_id(
+    seller_client, client, tenant, seller, stripe_standin, audit_log, outcome
+):
+    """Uses the local Stripe stand-in server in place of Stripe's API."""
+    _verify_second_factor(seller_client, seller)
+    set_destination(seller_client, tenant)
+    request_payout(seller_client, tenant)
+    payout = Payout.objects.get()
+    stripe_standin.payouts[payout.provider_id]["status"] = outcome
+    deliver(client, f"payout.{outcome}", payout.provider_id)
+
+    [requested] = audit_log("payout_requested")
+    assert requested["outcome"] == "success"
+    assert requested["actor"] == seller.pk
+    assert requested["tenant"] == tenant.pk
+    assert requested["target"] == payout.provider_id
+    assert (requested["amount"], requested["currency"]) == (3000, "USD")
+    assert requested["idempotency_key"] == payout.idempotency_key
+    [settled] = audit_log(f"payout_{outcome}")
+    assert settled["outcome"] == ("success" if outcome == "paid" else "failure")
+    assert settled["tenant"] == tenant.pk
+    assert settled["target"] == payout.provider_id
+    assert (settled["amount"], settled["currency"]) == (3000, "USD")
+    assert settled["provider_event_id"] == f"evt_payout.{outcome}_{payout.provider_id}"

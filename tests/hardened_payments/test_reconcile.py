@@ -165,3 +165,21 @@ def test_a_provider_outage_is_an_error(records, stripe_standin):
 def test_bad_arguments_are_refused(db, argv):
     with pytest.raises(CommandError):
         call_command("hardened_payments_reconcile", *argv)
+
+
+def test_reconciliation_is_audited_with_its_period_and_count(
+    records, stripe_standin, audit_log
+):
+    """Uses the local Stripe stand-in server in place of Stripe's API."""
+    stripe_standin.balance_transactions = records
+    call_command("hardened_payments_reconcile", "--since", SINCE, "--until", UNTIL)
+    records[0]["amount"] = 999
+    with pytest.raises(CommandError):
+        call_command("hardened_payments_reconcile", "--since", SINCE, "--until", UNTIL)
+
+    clean, differing = audit_log("reconciliation_completed")
+    assert clean["outcome"] == "success"
+    assert clean["differences"] == 0
+    assert clean["target"] == f"{SINCE}..{UNTIL}"
+    assert differing["outcome"] == "failure"
+    assert differing["differences"] == 1

@@ -35,6 +35,11 @@ class HardenedRbacConfig(AppConfig):
             checks.Tags.security,
             checks.Tags.database,
         )
+        checks.register(
+            rbac_checks.check_rls_scoped_tables,
+            checks.Tags.security,
+            checks.Tags.database,
+        )
         signals.connect()
         user_logged_in.connect(sso.on_user_logged_in, dispatch_uid="hardened_rbac_sso")
         invalidation.connect()

@@ -178,6 +178,38 @@ def check_rls_link_tables(
     return messages
 
 
+W005_MSG = (
+    "The tenant-scoped table '%s' of database '%s' has no row-level security, "
+    "so raw SQL and forgotten filters there reach every tenant's rows."
+)
+
+
+def check_rls_scoped_tables(
+    databases: Sequence[str] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    from django.db import connections
+
+    from hardened_rbac.internal.rls import unprotected_scoped_tables
+
+    messages: list[CheckMessage] = []
+    for alias in databases or ():
+        connection = connections[alias]
+        if connection.vendor != "postgresql":
+            continue
+        messages.extend(
+            Warning(
+                W005_MSG % (table, alias),
+                hint=(
+                    "Add hardened_rbac.operations.EnableTenantRowLevelSecurity"
+                    "('<model>') to a migration of the model's app."
+                ),
+                id="hardened_rbac.W005",
+            )
+            for table in unprotected_scoped_tables(connection)
+        )
+    return messages
+
+
 E007_MSG = "HARDENED_RBAC_POLICY_EXEMPT_MODULES must be a list of module names."
 W003_MSG = (
     "The view %s at '%s' declares no policy, so PolicyRequiredMiddleware refuses it."

@@ -82,6 +82,15 @@ def test_rls_check_without_databases_is_silent():
 
 
 @pytest.mark.django_db
+def test_scoped_table_check_only_asks_postgresql():
+    from django.db import connection
+
+    assert checks.check_rls_scoped_tables(databases=None) == []
+    if connection.vendor != "postgresql":
+        assert checks.check_rls_scoped_tables(databases=["default"]) == []
+
+
+@pytest.mark.django_db
 def test_rls_check_only_asks_postgresql():
     from django.db import connection
 

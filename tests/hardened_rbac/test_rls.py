@@ -258,3 +258,32 @@ def test_export_and_erasure_reach_protected_rows_without_a_tenant(
     ]
     assert {e["action"] for e in reads} == {"any_tenant_rows"}
     assert {e["operation"] for e in reads} == {"read"}
+
+
+def _unprotected_tables():
+    return [m.msg.split("'")[1] for m in checks.check_rls_scoped_tables(["default"])]
+
+
+@pytest.mark.django_db
+def test_scoped_table_check_lists_tables_without_forced_row_level_security():
+    messages = checks.check_rls_scoped_tables(databases=["default"])
+    listed = _unprotected_tables()
+    assert "rbac_testapp_feedpost" in listed
+    assert {m.id for m in messages} == {"hardened_rbac.W005"}
+    assert checks.W005_MSG % ("rbac_testapp_feedpost", "default") in [
+        m.msg for m in messages
+    ]
+    assert not set(listed) & set(TABLES)
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE rbac_testapp_feedpost ENABLE ROW LEVEL SECURITY")
+    assert "rbac_testapp_feedpost" in _unprotected_tables()
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE rbac_testapp_feedpost FORCE ROW LEVEL SECURITY")
+    assert "rbac_testapp_feedpost" not in _unprotected_tables()
+
+
+@pytest.mark.django_db
+def test_every_scoped_table_of_the_sandbox_has_row_level_security():
+    listed = _unprotected_tables()
+    assert [t for t in listed if t.split("_")[0] in {"social", "demo", "market"}] == []
+    assert checks.check_rls_link_tables(databases=["default"]) == []

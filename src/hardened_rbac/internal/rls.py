@@ -179,3 +179,30 @@ def unprotected_link_tables(connection: BaseDatabaseWrapper) -> list[str]:
         for through, tables in links.items()
         if through not in secured and tables & secured
     )
+
+
+def unprotected_scoped_tables(connection: BaseDatabaseWrapper) -> list[str]:
+    """Existing tables of tenant-scoped models without forced row-level security.
+
+    Only ``EnableTenantRowLevelSecurity`` both enables and forces it; a table
+    that is merely enabled still lets its owner read every tenant's rows.
+    """
+    from django.apps import apps
+
+    from hardened_rbac.internal.scoping import is_scoped
+
+    tables = {
+        model._meta.db_table
+        for model in apps.get_models()
+        if is_scoped(model) and model._meta.managed and not model._meta.proxy
+    }
+    if not tables:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname FROM pg_class WHERE relkind IN ('r', 'p') "
+            "AND NOT (relrowsecurity AND relforcerowsecurity) "
+            "AND relname = ANY(%s) AND pg_table_is_visible(oid) ORDER BY relname",
+            [sorted(tables)],
+        )
+        return [str(row[0]) for row in cursor.fetchall()]

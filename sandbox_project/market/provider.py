@@ -152,7 +152,9 @@ class LocalProvider:
         )
         return _payout(payout)
 
-    def retrieve_payout(self, payout_id: str, destination: str) -> ProviderPayout:
+    def retrieve_payout(
+        self, payout_id: str, destination: str, *, timeout: float | None = None
+    ) -> ProviderPayout:
         found = LocalProviderObject.objects.filter(
             kind="payout", object_id=payout_id
         ).first()

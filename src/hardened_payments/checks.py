@@ -37,6 +37,11 @@ E012_MSG = (
     "smaller than HARDENED_PAYMENTS_IDEMPOTENCY_KEY_TTL."
 )
 E011_MSG = "hardened_payments needs %s in INSTALLED_APPS."
+E015_MSG = (
+    "HARDENED_PAYMENTS_WEBHOOK_PROVIDER_TIMEOUT must be a number of seconds "
+    "above 0 and at most 10."
+)
+MAX_WEBHOOK_PROVIDER_TIMEOUT = 10
 E013_MSG = (
     "HARDENED_PAYMENTS_PROVIDER must be the dotted path of a payment provider class."
 )
@@ -141,6 +146,15 @@ def check_webhook_max_attempts(**kwargs: Any) -> list[CheckMessage]:
     if _positive_int(app_settings.WEBHOOK_MAX_ATTEMPTS):
         return []
     return _error(E007_MSG, "Use a small number such as 5.", 7)
+
+
+def check_webhook_provider_timeout(**kwargs: Any) -> list[CheckMessage]:
+    value = app_settings.WEBHOOK_PROVIDER_TIMEOUT
+    if type(value) in (int, float) and 0 < value <= MAX_WEBHOOK_PROVIDER_TIMEOUT:
+        return []
+    return _error(
+        E015_MSG, "Stripe gives up on a slow endpoint; 3 seconds is plenty.", 15
+    )
 
 
 def check_stripe_api_key(**kwargs: Any) -> list[CheckMessage]:
@@ -252,6 +266,7 @@ ALL_CHECKS = [
     check_webhook_allowed_ips,
     check_webhook_max_body_bytes,
     check_webhook_max_attempts,
+    check_webhook_provider_timeout,
     check_stripe_api_key,
     check_synthetic_charges_in_test_mode,
     check_provider,

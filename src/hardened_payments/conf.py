@@ -87,6 +87,17 @@ class PaymentsSettings:
         return self._get("WEBHOOK_MAX_ATTEMPTS", 5)  # type: ignore[return-value]
 
     @property
+    def WEBHOOK_PROVIDER_TIMEOUT(self) -> float:
+        """Seconds one provider call made while handling a webhook may take.
+
+        Such a call (re-fetching a payout) is tried once, without retries, so
+        the webhook is answered well within the provider's delivery timeout;
+        an event whose call timed out is retried by
+        ``hardened_payments_process_webhooks``.
+        """
+        return self._get("WEBHOOK_PROVIDER_TIMEOUT", 3)  # type: ignore[return-value]
+
+    @property
     def REFUND_STEP_UP_ABOVE(self) -> dict[str, int]:
         """Per currency, refunds above this many minor units need step-up.
 

@@ -85,7 +85,11 @@ class PaymentProvider(Protocol):
         metadata: dict[str, str],
     ) -> ProviderPayout: ...
 
-    def retrieve_payout(self, payout_id: str, destination: str) -> ProviderPayout: ...
+    def retrieve_payout(
+        self, payout_id: str, destination: str, *, timeout: float | None = None
+    ) -> ProviderPayout:
+        """Fetch a payout; with ``timeout``, one attempt of at most that long."""
+        ...
 
     def create_checkout_session(
         self,

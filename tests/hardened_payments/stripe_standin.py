@@ -228,6 +228,7 @@ class StripeStandIn:
                 path, _, query = self.path.partition("?")
                 params = {k: v[0] for k, v in parse_qs(query).items()}
                 self._record(params)
+                time.sleep(standin.delay)
                 if path == "/v1/balance_transactions":
                     return self._answer(200, standin._list(params))
                 if path.startswith("/v1/payouts/"):

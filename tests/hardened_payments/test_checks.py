@@ -40,6 +40,14 @@ CASES: list[tuple] = [
         checks.E003_MSG,
     ),
     (
+        checks.check_webhook_provider_timeout,
+        "WEBHOOK_PROVIDER_TIMEOUT",
+        [0, -1, 0.0, 10.5, 80, "3", None, True, float("nan")],
+        [0.5, 1, 3, 10],
+        "E015",
+        checks.E015_MSG,
+    ),
+    (
         checks.check_webhook_tolerance,
         "WEBHOOK_TOLERANCE",
         [0, -5, 601, "300", None],

@@ -40,7 +40,7 @@ class RecordingProvider:
     def create_payout(self, **kwargs):
         raise AssertionError("refund tests never create payouts")
 
-    def retrieve_payout(self, payout_id, destination):
+    def retrieve_payout(self, payout_id, destination, *, timeout=None):
         raise AssertionError("refund tests never fetch payouts")
 
     def create_checkout_session(self, **kwargs):

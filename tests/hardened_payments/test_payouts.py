@@ -287,3 +287,36 @@ def test_payouts_are_audited_with_their_key_and_event_id(
     assert settled["target"] == payout.provider_id
     assert (settled["amount"], settled["currency"]) == (3000, "USD")
     assert settled["provider_event_id"] == f"evt_payout.{outcome}_{payout.provider_id}"
+
+
+def test_a_slow_provider_does_not_hold_the_webhook_beyond_the_cap(
+    seller_client, client, tenant, seller, stripe_standin, settings
+):
+    """Uses the local Stripe stand-in server, made to answer re-fetches late."""
+    settings.HARDENED_PAYMENTS_WEBHOOK_PROVIDER_TIMEOUT = 0.5
+    _verify_second_factor(seller_client, seller)
+    set_destination(seller_client, tenant)
+    request_payout(seller_client, tenant)
+    payout = Payout.objects.get()
+    stripe_standin.payouts[payout.provider_id]["status"] = "paid"
+    stripe_standin.delay = 5
+
+    started = time.monotonic()
+    response = deliver(client, "payout.paid", payout.provider_id)
+    elapsed = time.monotonic() - started
+
+    assert response.json() == {"status": "queued"}
+    assert elapsed < 2.5
+    fetches = [r for r in stripe_standin.requests if r["method"] == "GET"]
+    assert len(fetches) == 1
+    event = WebhookEvent.objects.get()
+    assert (event.status, event.last_error) == ("failed", "ProviderError")
+    payout.refresh_from_db()
+    assert payout.status == Payout.Status.PENDING
+    assert balances(tenant, seller) == (2000, 3000)
+
+    stripe_standin.delay = 0
+    WebhookEvent.objects.update(next_attempt_at=event.received_at)
+    call_command("hardened_payments_process_webhooks")
+    payout.refresh_from_db()
+    assert payout.status == Payout.Status.PAID

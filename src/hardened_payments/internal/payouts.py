@@ -126,12 +126,22 @@ def request_payout(
     return payout
 
 
-def settle(provider: PaymentProvider, provider_id: str, event_id: str) -> None:
-    """Apply a payout event once the provider's own record confirms it."""
+def settle(
+    provider: PaymentProvider,
+    provider_id: str,
+    event_id: str,
+    *,
+    timeout: float | None = None,
+) -> None:
+    """Apply a payout event once the provider's own record confirms it.
+
+    ``timeout`` bounds the re-fetch (one attempt, no retries) so that a slow
+    provider cannot hold the webhook and the payout's row lock for long.
+    """
     payout = Payout.objects.select_for_update().get(provider_id=provider_id)
     if payout.status != Payout.Status.PENDING:
         return
-    fetched = provider.retrieve_payout(provider_id, payout.destination)
+    fetched = provider.retrieve_payout(provider_id, payout.destination, timeout=timeout)
     if fetched.amount != payout.money or fetched.metadata.get(METADATA_KEY) != str(
         payout.pk
     ):

@@ -33,14 +33,22 @@ class StripeProvider:
 
     name = "stripe"
 
-    def _client(self) -> stripe.StripeClient:
+    def _client(self, timeout: float | None = None) -> stripe.StripeClient:
+        """A client; with ``timeout``, one attempt of at most that long."""
         key = app_settings.STRIPE_API_KEY
         if not key:
             raise ProviderError("HARDENED_PAYMENTS_STRIPE_API_KEY is not set.")
+        if timeout is None:
+            return stripe.StripeClient(
+                key,
+                base_addresses={"api": stripe.api_base},
+                max_network_retries=TIMEOUT_RETRIES,
+            )
         return stripe.StripeClient(
             key,
             base_addresses={"api": stripe.api_base},
-            max_network_retries=TIMEOUT_RETRIES,
+            max_network_retries=0,
+            http_client=stripe.RequestsClient(timeout=timeout),
         )
 
     def _call(self, operation: str, call: Any) -> dict[str, Any]:
@@ -128,10 +136,12 @@ class StripeProvider:
         )
         return _payout(payout)
 
-    def retrieve_payout(self, payout_id: str, destination: str) -> ProviderPayout:
+    def retrieve_payout(
+        self, payout_id: str, destination: str, *, timeout: float | None = None
+    ) -> ProviderPayout:
         payout = self._call(
             "payout retrieval",
-            lambda: self._client().v1.payouts.retrieve(
+            lambda: self._client(timeout).v1.payouts.retrieve(
                 payout_id, options={"stripe_account": destination}
             ),
         )

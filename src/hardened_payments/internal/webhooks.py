@@ -218,7 +218,12 @@ def _payout_settled(event: dict[str, Any], event_id: str) -> None:
     from hardened_payments.internal import payouts
     from hardened_payments.providers import get_provider
 
-    payouts.settle(get_provider(), event["data"]["object"]["id"], event_id)
+    payouts.settle(
+        get_provider(),
+        event["data"]["object"]["id"],
+        event_id,
+        timeout=app_settings.WEBHOOK_PROVIDER_TIMEOUT,
+    )
 
 
 def _checkout_paid(event: dict[str, Any], event_id: str) -> None:

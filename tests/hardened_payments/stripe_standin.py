@@ -201,12 +201,13 @@ class StripeStandIn:
                     first = standin.idempotent.get(scope)
                     if not seen:
                         standin.idempotent[scope] = None
-                if seen and first is None:
-                    return self._answer(409, _idempotency_error("in progress"))
-                if seen:
-                    if first[:2] != request:
+                if first is not None:
+                    path, params, status, body = first
+                    if (path, params) != request:
                         return self._answer(400, _idempotency_error("parameters"))
-                    return self._answer(*first[2:], replayed=True)
+                    return self._answer(status, body, replayed=True)
+                if seen:
+                    return self._answer(409, _idempotency_error("in progress"))
                 status, body = self._create(form)
                 with standin._lock:
                     standin.idempotent[scope] = (*request, status, body)

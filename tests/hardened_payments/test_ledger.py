@@ -286,7 +286,7 @@ def test_posting_emits_an_audit_event(tenant, accounts, caplog):
 
 
 def _entry_doubled():
-    entry = LedgerEntry.objects.first()
+    entry = LedgerEntry.objects.earliest("pk")
     entry.amount *= 2
     entry.save()
 
@@ -318,7 +318,7 @@ HISTORY_REWRITES = {
     "update entries": lambda: LedgerEntry.objects.update(amount=F("amount") * 2),
     "delete entries": lambda: LedgerEntry.objects.all().delete(),
     "save an entry": _entry_doubled,
-    "delete an entry": lambda: LedgerEntry.objects.first().delete(),
+    "delete an entry": lambda: LedgerEntry.objects.earliest("pk").delete(),
     "bulk update entries": _entries_bulk_updated,
     "update transfers": lambda: LedgerTransfer.objects.update(description="x"),
     "delete transfers": lambda: LedgerTransfer.objects.all().delete(),

@@ -1,11 +1,9 @@
-from types import SimpleNamespace
-
 import pytest
-from allauth.account.signals import user_logged_in
 from django.core.exceptions import ValidationError
-from django.test import RequestFactory
 
 from hardened_rbac import checks
+from hardened_rbac.internal.scim_tokens import create_token, revoke_token
+from hardened_rbac.internal.sso import groups_claim
 from hardened_rbac.models import Grant, Membership, Role, SsoGroupRole
 from hardened_rbac.sso import sync_roles
 from tests.factories import MembershipFactory, TenantFactory, UserFactory
@@ -91,27 +89,40 @@ def test_a_mapping_cannot_give_another_tenants_role(mapped):
         mapping.full_clean()
 
 
-def test_social_sign_in_signal_syncs(mapped):
-    """A stand-in for allauth's SocialLogin: only ``account`` is read."""
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ({"groups": ["a"], "id_token": {"groups": ["b"]}}, ["a"]),
+        ({"id_token": {"groups": ["b"]}, "userinfo": {"groups": ["c"]}}, ["b"]),
+        ({"id_token": {"sub": "1"}, "userinfo": {"groups": ["c"]}}, ["c"]),
+        ({"id_token": "not a mapping", "userinfo": None}, None),
+        ({}, None),
+    ],
+)
+def test_the_groups_claim_is_read_from_the_account_data(extra, expected):
+    assert groups_claim(extra) == expected
+
+
+def test_a_custom_claim_name_is_read_from_the_id_token(settings):
+    settings.HARDENED_RBAC_SSO_GROUPS_CLAIM = "roles"
+    assert groups_claim({"id_token": {"groups": ["a"], "roles": ["r"]}}) == ["r"]
+
+
+def test_a_scim_tenant_gets_no_member_from_a_sign_in(mapped):
+    """A tenant provisioning over SCIM decides its members; SSO maps roles."""
     tenant, *_ = mapped
+    row, _ = create_token(tenant, "Okta")
     user = UserFactory()
-    login = SimpleNamespace(
-        account=SimpleNamespace(
-            provider=PROVIDER, extra_data={"userinfo": {"groups": ["eng"]}}
-        )
-    )
-    request = RequestFactory().get("/")
-    user_logged_in.send(
-        sender=type(user), request=request, user=user, sociallogin=login
-    )
-    assert _sso_roles(user, tenant) == ["editor"]
-    user_logged_in.send(sender=type(user), request=request, user=user)
-    assert _sso_roles(user, tenant) == ["editor"]
-    login.account.extra_data = {"groups": []}
-    user_logged_in.send(
-        sender=type(user), request=request, user=user, sociallogin=login
-    )
-    assert _sso_roles(user, tenant) == []
+    assert sync_roles(user, PROVIDER, ["eng"]) == (0, 0)
+    assert not Membership.objects.filter(user=user).exists()
+
+    member = MembershipFactory(tenant=tenant).user
+    assert sync_roles(member, PROVIDER, ["eng"]) == (1, 0)
+    assert _sso_roles(member, tenant) == ["editor"]
+
+    revoke_token(row)
+    assert sync_roles(user, PROVIDER, ["eng"]) == (1, 0)
+    assert Membership.objects.filter(user=user, tenant=tenant).exists()
 
 
 def test_sso_check(settings):

@@ -3,9 +3,17 @@
 For every tenant with mappings for the provider, the user's grants of source
 ``sso`` are made to match the groups the provider sent this time: missing
 ones are added, ones whose group is gone are removed. A membership is created
-when a mapped group gives a role in a tenant the user is not yet in, and
-reactivated only by an administrator. Manual grants are never touched. Every
-change is audited through the grant and membership signals.
+when a mapped group gives a role in a tenant the user is not yet in, unless
+the tenant provisions its members over SCIM (it holds a SCIM token that is
+not revoked): there the SCIM client alone adds and removes members, so a
+sign-in cannot bring back a membership it deleted. A membership is
+reactivated only by an administrator or the SCIM client. Manual grants are
+never touched. Every change is audited through the grant and membership
+signals.
+
+The groups are read from the claim named by ``HARDENED_RBAC_SSO_GROUPS_CLAIM``
+in the account's data: at its top level, in the ID token, or in the userinfo
+answer, the first present winning.
 """
 
 from __future__ import annotations
@@ -15,7 +23,7 @@ from typing import Any
 
 from django.db import transaction
 
-from hardened_rbac.models import Grant, Membership, SsoGroupRole
+from hardened_rbac.models import Grant, Membership, ScimToken, SsoGroupRole
 
 logger = logging.getLogger(__name__)
 
@@ -47,11 +55,16 @@ def sync_roles(user: Any, provider: str, raw_groups: object) -> tuple[int, int]:
         if mapping.group in groups:
             roles.add(mapping.role_id)
 
+    scim_tenants = set(
+        ScimToken.objects.filter(
+            tenant_id__in=wanted, revoked_at__isnull=True
+        ).values_list("tenant_id", flat=True)
+    )
     added = removed = 0
     for tenant_id, role_ids in wanted.items():
         membership = Membership.objects.filter(user=user, tenant_id=tenant_id).first()
         if membership is None:
-            if not role_ids:
+            if not role_ids or tenant_id in scim_tenants:
                 continue
             membership = Membership.objects.create(user=user, tenant_id=tenant_id)
         current = set(
@@ -81,16 +94,20 @@ def sync_roles(user: Any, provider: str, raw_groups: object) -> tuple[int, int]:
 
 def on_user_logged_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     """allauth ``user_logged_in`` receiver: sync when the login came by SSO."""
-    from hardened_rbac.conf import app_settings
-
     sociallogin = kwargs.get("sociallogin")
     if sociallogin is None:
         return
     account = sociallogin.account
     extra = account.extra_data if isinstance(account.extra_data, dict) else {}
-    claim = extra.get(app_settings.SSO_GROUPS_CLAIM)
-    if claim is None:
-        userinfo = extra.get("userinfo")
-        if isinstance(userinfo, dict):
-            claim = userinfo.get(app_settings.SSO_GROUPS_CLAIM)
-    sync_roles(user, str(account.provider), claim)
+    sync_roles(user, str(account.provider), groups_claim(extra))
+
+
+def groups_claim(extra: dict[str, Any]) -> object:
+    """The groups claim of an account's data, or ``None`` when it has none."""
+    from hardened_rbac.conf import app_settings
+
+    name = app_settings.SSO_GROUPS_CLAIM
+    for source in (extra, extra.get("id_token"), extra.get("userinfo")):
+        if isinstance(source, dict) and source.get(name) is not None:
+            return source[name]
+    return None

@@ -6,23 +6,35 @@ exactly as they do for the sandbox.
 
 import os
 
+from enterprise import idp_settings as demo_idp
+
 from hardened_payments.conf import DEFAULT_PROVIDER, STRIPE_WEBHOOK_IPS
 from sandbox.settings.base import *  # noqa: F403
-from sandbox.settings.base import CACHES, DATABASES, INSTALLED_APPS
+from sandbox.settings.base import (
+    CACHES,
+    DATABASES,
+    HARDENED_PRIVACY_CLASSIFICATION,
+    INSTALLED_APPS,
+)
 
 SECRET_KEY = "tests-only-secret-key-with-enough-length-to-satisfy-checks-0123456789"
 DEBUG = False
 ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
 
+# django-oauth-toolkit plays the OpenID Connect provider in the sign-in tests
+# (tests/hardened_auth/oidc_provider.py configures it with a fresh RSA key)
+# and claims the URL namespace of the sandbox's demo provider at /idp/, so
+# the demo provider is off here; tests/sandbox/enterprise/demo_idp.py turns
+# it on for the tests about it.
+demo_idp.turn_off(globals(), os.environ)
+INSTALLED_APPS = [*INSTALLED_APPS, "oauth2_provider"]
+HARDENED_PRIVACY_CLASSIFICATION.update(demo_idp.CLASSIFICATION)
+
 # Models that exist only to exercise hardened_privacy's fields and commands.
-INSTALLED_APPS = [*INSTALLED_APPS, "tests.hardened_privacy.testapp"]
+INSTALLED_APPS += ["tests.hardened_privacy.testapp"]
 
 # Models that exist only to exercise hardened_rbac's tenant scope and policies.
 INSTALLED_APPS += ["tests.hardened_rbac.testapp"]
-
-# django-oauth-toolkit plays the OpenID Connect provider in the sign-in tests;
-# tests/hardened_auth/oidc_provider.py configures it with a fresh RSA key.
-INSTALLED_APPS += ["oauth2_provider"]
 
 # The payments tests call Stripe's stand-in and deliver webhooks from Stripe's
 # addresses; the market tests switch to the sandbox's local provider.

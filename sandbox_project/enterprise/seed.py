@@ -1,31 +1,57 @@
 """Seed the Enterprise SSO scenario: Initech signs in through its provider.
 
 Called by ``manage.py sandbox_demo`` (``SANDBOX_SEEDERS``). Creates the
-``initech`` tenant, two roles, the mapping from Initech's provider groups to
-those roles, and a fresh SCIM token, then prints how to point the sandbox at
-a provider and how to deprovision a user.
+``initech`` tenant, two roles that grant the social app's permissions, the
+mapping from Initech's provider groups to those roles, and a fresh SCIM
+token; provisions Initech's people over SCIM, as Initech's provider would,
+and gives the feed a post to moderate. With the demo provider on
+(``SANDBOX_DEMO_IDP``) it also registers the sandbox as the provider's
+client and gives each person a fresh password there. Then it prints how to
+sign in, how to deprovision someone and where to verify the audit log.
 """
 
+import secrets
 from typing import Any
+from urllib.parse import urlsplit
 
+from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
+from social.models import Post, Visibility
 
+from enterprise.idp_settings import CLIENT_ID, USERNAME_PREFIX
+from enterprise.models import IdpPerson
 from enterprise.oidc import ENVIRONMENT_VARIABLES, PROVIDER_ID
-from hardened_rbac.internal.scim_tokens import create_token
-from hardened_rbac.models import Role, ScimToken, SsoGroupRole, Tenant
+from hardened_rbac.internal.scim_tokens import create_token, revoke_token
+from hardened_rbac.internal.scim_users import Attributes, create_user
+from hardened_rbac.models import Role, ScimToken, ScimUser, SsoGroupRole, Tenant
+from hardened_rbac.tenancy import use_tenant
 
 TENANT_SLUG = "initech"
 TENANT_NAME = "Initech"
 SCIM_TOKEN_NAME = "Initech SSO (sandbox demo)"
+CALLBACK_PATH = f"/accounts/oidc/{PROVIDER_ID}/login/callback/"
 
 ROLES: dict[str, tuple[str, list[str]]] = {
-    "Engineer": ("Writes posts in Initech's feed.", ["view_post", "add_post"]),
+    "Engineer": (
+        "Reads and writes posts in Initech's feed.",
+        ["view_post", "add_post"],
+    ),
     "Manager": (
-        "Writes and moderates posts in Initech's feed.",
+        "Reads, writes and moderates posts in Initech's feed: may delete any.",
         ["view_post", "add_post", "change_post", "delete_post"],
     ),
 }
-GROUP_ROLES = {"engineering": "Engineer", "managers": "Manager"}
+GROUP_ROLES = {"engineers": "Engineer", "managers": "Manager"}
+
+# (email, name, provider groups) of Initech's people.
+PEOPLE: list[tuple[str, str, list[str]]] = [
+    ("bill@initech.example", "Bill Lumbergh", ["managers"]),
+    ("peter@initech.example", "Peter Gibbons", ["engineers"]),
+    ("milton@initech.example", "Milton Waddams", ["engineers"]),
+]
+POST_AUTHOR = "milton@initech.example"
+POST_BODY = "Has anyone seen my stapler? It was on my desk this morning."
 
 
 def seed(*, tenants: dict[str, Any], users: dict[str, Any], stdout: Any) -> str:
@@ -42,10 +68,13 @@ def seed(*, tenants: dict[str, Any], users: dict[str, Any], stdout: Any) -> str:
         )
         role.permissions.set(
             Permission.objects.filter(
-                content_type__app_label="demo", codename__in=codenames
+                content_type__app_label="social", codename__in=codenames
             )
         )
         roles[name] = role
+    SsoGroupRole.objects.filter(tenant=tenant, provider=PROVIDER_ID).exclude(
+        group__in=GROUP_ROLES
+    ).delete()
     for group, role_name in GROUP_ROLES.items():
         SsoGroupRole.objects.get_or_create(
             tenant=tenant, provider=PROVIDER_ID, group=group, role=roles[role_name]
@@ -54,44 +83,131 @@ def seed(*, tenants: dict[str, Any], users: dict[str, Any], stdout: Any) -> str:
     for old in ScimToken.objects.filter(
         tenant=tenant, name=SCIM_TOKEN_NAME, revoked_at__isnull=True
     ):
-        from hardened_rbac.internal.scim_tokens import revoke_token
-
         revoke_token(old)
     _, token = create_token(tenant, SCIM_TOKEN_NAME)
 
-    _print_instructions(stdout, token)
+    scim_ids = {email: _provision(tenant, email, name) for email, name, _ in PEOPLE}
+    author = ScimUser.objects.get(pk=scim_ids[POST_AUTHOR]).membership.user
+    with use_tenant(tenant):
+        Post.objects.get_or_create(
+            author=author, body=POST_BODY, defaults={"visibility": Visibility.TENANT}
+        )
+
+    passwords = _seed_demo_provider() if settings.SANDBOX_DEMO_IDP else {}
+    _print_instructions(stdout, token, scim_ids, passwords)
     return token
 
 
-def _print_instructions(stdout: Any, token: str) -> None:
-    issuer, client_id, secret = ENVIRONMENT_VARIABLES
-    callback = f"http://127.0.0.1:8000/accounts/oidc/{PROVIDER_ID}/login/callback/"
-    scim = "http://127.0.0.1:8000/scim/v2"
-    lines = [
-        "",
-        "Enterprise SSO (tenant 'initech'):",
-        "  Register a confidential OpenID Connect client at your provider with",
-        f"  exactly this redirect URI: {callback}",
-        "  authorization code flow, PKCE (S256) required, scopes",
-        "  'openid email profile groups', and a 'groups' claim. Then restart with",
-        f"    {issuer}=https://idp.example.com/realms/initech \\",
-        f"    {client_id}=<client id> {secret}=<client secret> \\",
-        "    python3 dev.py sandbox",
-        "  and choose 'Initech SSO' on the sign-in page. Provider groups map to",
-        "  roles in initech: "
+def _sites() -> list[str]:
+    """The sandbox's origin, by address and by name when it is local."""
+    issuer = getattr(settings, "SANDBOX_DEMO_IDP_ISSUER", "")
+    parts = urlsplit(issuer or "http://127.0.0.1:8000")
+    origin = f"{parts.scheme}://{parts.netloc}"
+    twins = {"127.0.0.1": "localhost", "localhost": "127.0.0.1"}
+    twin = twins.get(parts.hostname or "")
+    if twin is None:
+        return [origin]
+    port = f":{parts.port}" if parts.port else ""
+    return [origin, f"{parts.scheme}://{twin}{port}"]
+
+
+def _provision(tenant: Tenant, email: str, name: str) -> str:
+    """The person's SCIM id, provisioning them first when they are not."""
+    existing = ScimUser.objects.filter(tenant=tenant, user_name=email).first()
+    if existing is not None:
+        return str(existing.pk)
+    given, _, family = name.partition(" ")
+    created = create_user(
+        tenant,
+        Attributes(
+            user_name=email,
+            external_id="",
+            given_name=given,
+            family_name=family,
+            email=email,
+            active=True,
+        ),
+    )
+    return str(created.pk)
+
+
+def _seed_demo_provider() -> dict[str, str]:
+    """Register the sandbox at the demo provider; return fresh passwords."""
+    from oauth2_provider.models import Application
+
+    app = settings.SOCIALACCOUNT_PROVIDERS["openid_connect"]["APPS"][0]
+    callbacks = [site + CALLBACK_PATH for site in _sites()]
+    Application.objects.filter(client_id=app["client_id"]).delete()
+    Application.objects.create(
+        name="Django-hardened sandbox",
+        client_id=app["client_id"],
+        client_secret=app["secret"],
+        client_type=Application.CLIENT_CONFIDENTIAL,
+        authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE,
+        redirect_uris=" ".join(callbacks),
+        algorithm=Application.RS256_ALGORITHM,
+        skip_authorization=True,
+    )
+
+    user_model = get_user_model()
+    passwords: dict[str, str] = {}
+    for email, name, groups in PEOPLE:
+        account, _ = user_model.objects.get_or_create(
+            username=USERNAME_PREFIX + email, defaults={"email": ""}
+        )
+        passwords[email] = secrets.token_urlsafe(12)
+        account.set_password(passwords[email])
+        account.save()
+        IdpPerson.objects.update_or_create(
+            user=account, defaults={"email": email, "name": name, "groups": groups}
+        )
+    return passwords
+
+
+def _print_instructions(
+    stdout: Any, token: str, scim_ids: dict[str, str], passwords: dict[str, str]
+) -> None:
+    site = _sites()[0]
+    scim = f"{site}/scim/v2"
+    lines = ["", f"Enterprise SSO (tenant '{TENANT_SLUG}'):"]
+    if passwords:
+        lines += [
+            "  Initech's demo identity provider runs in the sandbox at",
+            f"  {settings.SANDBOX_DEMO_IDP_ISSUER}/ (client '{CLIENT_ID}', PKCE S256).",
+            "  On the sign-in page choose 'Initech SSO', then sign in at the",
+            "  provider with one of these (new on every run; demo use only):",
+        ]
+        for email, _, groups in PEOPLE:
+            role = ", ".join(GROUP_ROLES[group] for group in groups)
+            lines.append(f"    {email:<24} {passwords[email]}   {role}")
+    else:
+        issuer, client_id, secret = ENVIRONMENT_VARIABLES
+        lines += [
+            f"  Initech signs in through the provider at ${issuer} (client",
+            f"  ${client_id}, secret ${secret}); it must allow exactly the",
+            f"  redirect URI {site}{CALLBACK_PATH}",
+            "  and send a 'groups' claim with: " + ", ".join(GROUP_ROLES) + ".",
+        ]
+    lines += [
+        "  Provider groups map to roles in initech: "
         + ", ".join(f"{group} -> {role}" for group, role in GROUP_ROLES.items())
         + ".",
-        f"  SCIM token for initech (new on every run; demo use only): {token}",
-        "  Provision a user before their first sign-in:",
+        f"  In {site}/t/{TENANT_SLUG}/social/",
+        "  a Manager may delete anyone's post, an Engineer only their own.",
+        "  SCIM token for initech (new on every run; demo use only):",
+        f"    {token}",
+        "  SCIM ids of Initech's people:",
+        *(f"    {email:<24} {scim_id}" for email, scim_id in scim_ids.items()),
+        "  Deprovision someone; their open sessions end at once:",
+        f"    curl -s -X DELETE {scim}/Users/{scim_ids[PEOPLE[0][0]]} \\",
+        f"      -H 'Authorization: Bearer {token}'",
+        "  Provision someone new before their first sign-in:",
         f"    curl -s -X POST {scim}/Users -H 'Authorization: Bearer {token}' \\",
         "      -H 'Content-Type: application/scim+json' \\",
         '      -d \'{"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],'
-        ' "userName": "peter@initech.example", "emails": [{"value":'
-        ' "peter@initech.example", "primary": true}], "active": true}\'',
-        "  Deprovision them; their open sessions end at once (the id is the",
-        "  'id' the POST answered with):",
-        f"    curl -s -X DELETE {scim}/Users/<id> -H 'Authorization: Bearer {token}'",
-        "  Admin changes are audit-logged; verify the chain in the admin under",
+        ' "userName": "samir@initech.example", "emails": [{"value":'
+        ' "samir@initech.example", "primary": true}], "active": true}\'',
+        "  Admin changes are audit-logged; check the chains in the admin under",
         "  Hardened privacy > Audit records > Verify chains.",
     ]
     for line in lines:

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
@@ -15,3 +16,5 @@ urlpatterns = [
     path("social/", include("social.urls")),
     path("market/", include("market.urls")),
 ]
+if getattr(settings, "SANDBOX_DEMO_IDP", False):
+    urlpatterns += [path("idp/", include("enterprise.idp_urls"))]

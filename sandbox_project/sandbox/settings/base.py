@@ -8,7 +8,10 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from enterprise import idp_settings as demo_idp
 from enterprise.oidc import provider_settings
+
+from hardened_rbac.conf import DEFAULT_POLICY_EXEMPT_MODULES
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -51,6 +54,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "hardened_rbac.middleware.TenantMiddleware",
+    "hardened_rbac.middleware.PolicyRequiredMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "hardened_auth.middleware.SessionBindingMiddleware",
     "hardened_auth.middleware.RateLimitMiddleware",
@@ -125,6 +129,20 @@ AUTH_PASSWORD_VALIDATORS = [
 # OpenID Connect through hardened_auth's provider: PKCE, nonce, fixed scopes.
 # SANDBOX_OIDC_ISSUER, _CLIENT_ID and _CLIENT_SECRET add Initech's provider.
 SOCIALACCOUNT_PROVIDERS = {"openid_connect": provider_settings(os.environ)}
+# Without them the sandbox serves Initech's demo provider itself at /idp/
+# (SANDBOX_DEMO_IDP_ISSUER, default http://127.0.0.1:8000/idp); the
+# production profile turns it off.
+SANDBOX_DEMO_IDP = demo_idp.wanted(os.environ)
+if SANDBOX_DEMO_IDP:
+    SANDBOX_DEMO_IDP_ISSUER = demo_idp.issuer(os.environ)
+    INSTALLED_APPS += ["oauth2_provider"]
+    MIDDLEWARE = demo_idp.with_idp_sessions(MIDDLEWARE)
+    OAUTH2_PROVIDER = demo_idp.oauth2_provider_settings(SANDBOX_DEMO_IDP_ISSUER)
+    SOCIALACCOUNT_PROVIDERS = {
+        "openid_connect": demo_idp.provider_settings(
+            SANDBOX_DEMO_IDP_ISSUER, SECRET_KEY
+        )
+    }
 # A provider's verified email signs into an existing account only when a
 # tenant mapped to that provider provisioned it over SCIM.
 SOCIALACCOUNT_ADAPTER = "hardened_auth.social_adapter.SocialAccountAdapter"
@@ -253,6 +271,28 @@ HARDENED_RBAC_UNSCOPED_MODELS = [
     "hardened_payments.PayoutDestination",
     "hardened_payments.CheckoutSession",
 ]
+# Routes manage.py hardened_rbac_routes accepts without a sign-in it can see.
+HARDENED_RBAC_PUBLIC_ROUTES = [
+    # Sign-in endpoints: the credentials come in the request itself.
+    "hardened_auth:challenge",
+    "hardened_auth:token",
+    "hardened_auth:token_refresh",
+    "hardened_auth:token_revoke",
+    "otp_webauthn:credential-authentication-*",
+    # Registering a passkey refuses, inside the view, a visitor not signed in.
+    "otp_webauthn:credential-registration-*",
+    "otp_webauthn:js-i18n-catalog",
+    # allauth's sign-in error page and the old social URLs it redirects.
+    "socialaccount_login_error",
+    "/accounts/social/*",
+    # Stripe signs each delivery; the view verifies the signature.
+    "hardened_payments:stripe_webhook",
+    # The demo identity provider signs its own people in (SANDBOX_DEMO_IDP).
+    "oauth2_provider:*",
+]
+# PolicyRequiredMiddleware refuses views without a policy; the demo identity
+# provider's sign-in and consent pages act only on the person signing in.
+HARDENED_RBAC_POLICY_EXEMPT_MODULES = [*DEFAULT_POLICY_EXEMPT_MODULES, "enterprise.idp"]
 
 # How sensitive each field of the sandbox's own models is; the shipped apps
 # classify theirs. Names classified personal are also masked in log records.
@@ -321,6 +361,12 @@ HARDENED_PRIVACY_CLASSIFICATION: dict[str, dict[str, object]] = {
         ),
         "internal",
     ),
+    "enterprise.IdpPerson": {
+        "user": "internal",
+        "email": _PERSONAL,
+        "name": _PERSONAL,
+        "groups": "internal",
+    },
     "market.LocalProviderObject": dict.fromkeys(
         (
             "kind",
@@ -333,6 +379,9 @@ HARDENED_PRIVACY_CLASSIFICATION: dict[str, dict[str, object]] = {
         "internal",
     ),
 }
+
+if SANDBOX_DEMO_IDP:
+    HARDENED_PRIVACY_CLASSIFICATION.update(demo_idp.CLASSIFICATION)
 
 # Versioned prompt templates; check with manage.py hardened_privacy_lint_prompts.
 HARDENED_PRIVACY_PROMPT_DIRS = ["prompts"]

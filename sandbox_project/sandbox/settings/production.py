@@ -6,6 +6,7 @@ Every secret comes from the environment; a missing one stops the process.
 import os
 
 from django.core.exceptions import ImproperlyConfigured
+from enterprise import idp_settings as demo_idp
 
 from hardened_payments.conf import DEFAULT_PROVIDER, STRIPE_WEBHOOK_IPS
 from sandbox.settings.base import *  # noqa: F403
@@ -22,6 +23,9 @@ def _required(name: str) -> str:
 
 SECRET_KEY = _required("DJANGO_SECRET_KEY")
 ALLOWED_HOSTS = _required("DJANGO_ALLOWED_HOSTS").split(",")
+# The demo identity provider is for development only: here Initech signs in
+# through the provider SANDBOX_OIDC_* names, or not at all.
+demo_idp.turn_off(globals(), os.environ)
 HARDENED_PRIVACY_ENVIRONMENT = os.environ.get(
     "HARDENED_PRIVACY_ENVIRONMENT", "production"
 )

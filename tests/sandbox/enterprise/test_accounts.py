@@ -104,10 +104,10 @@ def test_initech_cannot_sign_in_as_the_superuser(
 def test_a_user_initech_provisioned_signs_in_to_that_account(
     provider: Provider, scim_token: str
 ) -> None:
-    scim_id = _provision(scim_token, "peter@initech.example")
+    scim_id = _provision(scim_token, "samir@initech.example")
     provisioned = ScimUser.objects.get(pk=scim_id).membership.user
     idp = provider.add_user(
-        "peter", email="peter@initech.example", email_verified=True, groups=[]
+        "samir", email="samir@initech.example", email_verified=True, groups=[]
     )
     rp = Client()
 
@@ -137,9 +137,9 @@ def test_an_account_another_tenant_provisioned_is_refused(
 def test_after_a_scim_delete_the_email_no_longer_matches(
     provider: Provider, scim_token: str
 ) -> None:
-    scim_id = _provision(scim_token, "peter@initech.example")
+    scim_id = _provision(scim_token, "samir@initech.example")
     assert _scim(scim_token, "delete", f"/Users/{scim_id}").status_code == 204
-    idp = provider.add_user("peter", email="peter@initech.example", email_verified=True)
+    idp = provider.add_user("samir", email="samir@initech.example", email_verified=True)
     rp = Client()
 
     response = sign_in(rp, idp)

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.utils.functional import lazy
 
@@ -140,6 +141,22 @@ def wanted(environ: Mapping[str, str]) -> bool:
 def issuer(environ: Mapping[str, str]) -> str:
     """The demo provider's issuer: where the sandbox itself is served."""
     return environ.get(ISSUER_VARIABLE, "").rstrip("/") or DEFAULT_ISSUER
+
+
+def origins(issuer_url: str) -> list[str]:
+    """The origin of ``issuer_url``, and its loopback twin when it is local.
+
+    The sandbox answers at both ``127.0.0.1`` and ``localhost``; the demo
+    provider lets either be the site it redirects back to.
+    """
+    parts = urlsplit(issuer_url)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    twins = {"127.0.0.1": "localhost", "localhost": "127.0.0.1"}
+    twin = twins.get(parts.hostname or "")
+    if twin is None:
+        return [origin]
+    port = f":{parts.port}" if parts.port else ""
+    return [origin, f"{parts.scheme}://{twin}{port}"]
 
 
 def client_secret(secret_key: str) -> str:

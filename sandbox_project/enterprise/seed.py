@@ -12,14 +12,18 @@ sign in, how to deprovision someone and where to verify the audit log.
 
 import secrets
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from social.models import Post, Visibility
 
-from enterprise.idp_settings import CLIENT_ID, USERNAME_PREFIX
+from enterprise.idp_settings import (
+    CLIENT_ID,
+    DEFAULT_ISSUER,
+    USERNAME_PREFIX,
+    origins,
+)
 from enterprise.models import IdpPerson
 from enterprise.oidc import ENVIRONMENT_VARIABLES, PROVIDER_ID
 from hardened_rbac.internal.scim_tokens import create_token, revoke_token
@@ -99,16 +103,9 @@ def seed(*, tenants: dict[str, Any], users: dict[str, Any], stdout: Any) -> str:
 
 
 def _sites() -> list[str]:
-    """The sandbox's origin, by address and by name when it is local."""
-    issuer = getattr(settings, "SANDBOX_DEMO_IDP_ISSUER", "")
-    parts = urlsplit(issuer or "http://127.0.0.1:8000")
-    origin = f"{parts.scheme}://{parts.netloc}"
-    twins = {"127.0.0.1": "localhost", "localhost": "127.0.0.1"}
-    twin = twins.get(parts.hostname or "")
-    if twin is None:
-        return [origin]
-    port = f":{parts.port}" if parts.port else ""
-    return [origin, f"{parts.scheme}://{twin}{port}"]
+    """The sandbox's origins, where the demo provider may send people back."""
+    issuer = getattr(settings, "SANDBOX_DEMO_IDP_ISSUER", "") or DEFAULT_ISSUER
+    return origins(issuer)
 
 
 def _provision(tenant: Tenant, email: str, name: str) -> str:

@@ -65,9 +65,12 @@ PROVIDER_METHODS = (
     "create_payment",
     "create_refund",
     "create_payout",
+    "create_transfer",
+    "reverse_transfer",
     "retrieve_payout",
     "create_checkout_session",
     "balance_transactions",
+    "payouts",
 )
 
 

@@ -367,7 +367,12 @@ class PayoutDestination(models.Model):
 
 
 class Payout(models.Model):
-    """Money leaving a seller's ledger balance for their bank."""
+    """Money leaving a seller's ledger balance for their bank.
+
+    The provider pays out of the seller's connected account, so the amount is
+    first transferred there from the platform (``transfer_id``); a payout that
+    fails has that transfer reversed (``transfer_reversal_id``).
+    """
 
     class Status(models.TextChoices):
         PENDING = "pending"
@@ -384,6 +389,16 @@ class Payout(models.Model):
     currency = models.CharField(max_length=CURRENCY_LENGTH)
     destination = models.CharField(max_length=255)
     provider_id = models.CharField(max_length=255, blank=True)
+    transfer_id = models.CharField(
+        max_length=255,
+        blank=True,
+        help_text="The provider's transfer that funded the connected account.",
+    )
+    transfer_reversal_id = models.CharField(
+        max_length=255,
+        blank=True,
+        help_text="The provider's reversal of that transfer after a failure.",
+    )
     status = models.CharField(
         max_length=20, choices=Status.choices, default=Status.PENDING
     )
@@ -400,6 +415,11 @@ class Payout(models.Model):
                 fields=["provider_id"],
                 condition=~Q(provider_id=""),
                 name="hardened_payments_payout_provider_id",
+            ),
+            models.UniqueConstraint(
+                fields=["transfer_id"],
+                condition=~Q(transfer_id=""),
+                name="hardened_payments_payout_transfer_id",
             ),
         ]
         ordering = ["-created_at"]

@@ -37,6 +37,26 @@ class ProviderPayout:
     status: str
     amount: Money
     metadata: dict[str, str] = field(default_factory=dict)
+    created: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderTransfer:
+    """Money moved from the platform's balance to a connected account's."""
+
+    id: str
+    amount: Money
+    destination: str
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderTransferReversal:
+    """Money a transfer moved, taken back to the platform's balance."""
+
+    id: str
+    transfer_id: str
+    amount: Money
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +105,29 @@ class PaymentProvider(Protocol):
         metadata: dict[str, str],
     ) -> ProviderPayout: ...
 
+    def create_transfer(
+        self,
+        *,
+        amount: Money,
+        destination: str,
+        idempotency_key: str,
+        metadata: dict[str, str],
+    ) -> ProviderTransfer:
+        """Move ``amount`` from the platform to the connected ``destination``."""
+        ...
+
+    def reverse_transfer(
+        self,
+        transfer_id: str,
+        *,
+        amount: Money,
+        idempotency_key: str,
+        metadata: dict[str, str],
+        timeout: float | None = None,
+    ) -> ProviderTransferReversal:
+        """Take ``amount`` of a transfer back from the connected account."""
+        ...
+
     def retrieve_payout(
         self, payout_id: str, destination: str, *, timeout: float | None = None
     ) -> ProviderPayout:
@@ -106,6 +149,12 @@ class PaymentProvider(Protocol):
     def balance_transactions(
         self, *, created_from: int, created_to: int, page_size: int
     ) -> Iterator[ProviderBalanceTransaction]: ...
+
+    def payouts(
+        self, *, destination: str, created_from: int, created_to: int, page_size: int
+    ) -> Iterator[ProviderPayout]:
+        """Every payout of a connected account created in the period."""
+        ...
 
 
 def get_provider() -> PaymentProvider:

@@ -11,8 +11,15 @@ or the connected account a ``Stripe-Account`` header names): a repeat with
 the same endpoint and parameters gets the first answer again, declines
 included, with ``Idempotent-Replayed: true``; a repeat with other parameters
 gets 400 ``idempotency_error``; a repeat while the first is running gets 409.
-Answers made up with ``fail_with`` stand for requests that never reached the
-idempotency layer and are not remembered.
+Answers made up with ``fail_with`` (every request) or ``fail_on`` (requests
+to one path) stand for requests that never reached the idempotency layer and
+are not remembered.
+
+Like Stripe Connect, it keeps each connected account's balance: transfers to
+the account add to it, reversals and payouts (unless failed or canceled)
+take from it, and a payout or reversal beyond it is refused with 400
+``balance_insufficient``. ``GET /v1/payouts`` lists the payouts of the
+account the ``Stripe-Account`` header names.
 """
 
 import json
@@ -27,8 +34,11 @@ class StripeStandIn:
         self.delay = delay
         self.requests: list[dict] = []
         self.payouts: dict[str, dict] = {}
+        self.transfers: dict[str, dict] = {}
+        self.reversals: dict[str, dict] = {}
         self.balance_transactions: list[dict] = []
         self.fail_with: int | None = None
+        self.fail_on: dict[str, int] = {}
         self.idempotent: dict[tuple[str, str], tuple | None] = {}
         self._lock = threading.Lock()
         self._counter = 0
@@ -94,6 +104,65 @@ class StripeStandIn:
             "status": "succeeded",
         }
 
+    def balance(self, account: str | None, currency: str = "usd") -> int:
+        """What a connected account holds in ``currency``."""
+        transfers = [
+            t
+            for t in self.transfers.values()
+            if t["destination"] == account and t["currency"] == currency
+        ]
+        payouts = [
+            p
+            for p in self.payouts.values()
+            if p["account"] == account
+            and p["currency"] == currency
+            and p["status"] not in ("failed", "canceled")
+        ]
+        return sum(t["amount"] - t["amount_reversed"] for t in transfers) - sum(
+            p["amount"] for p in payouts
+        )
+
+    def _transfer(self, form: dict) -> tuple[int, dict]:
+        transfer = {
+            "id": self._next_id("tr"),
+            "object": "transfer",
+            "amount": int(form["amount"]),
+            "amount_reversed": 0,
+            "currency": form["currency"],
+            "destination": form["destination"],
+            "created": int(time.time()),
+            "metadata": _metadata(form),
+            "reversed": False,
+        }
+        with self._lock:
+            self.transfers[transfer["id"]] = transfer
+        return 200, transfer
+
+    def _reversal(self, transfer_id: str, form: dict) -> tuple[int, dict]:
+        amount = int(form["amount"])
+        with self._lock:
+            transfer = self.transfers.get(transfer_id)
+            if transfer is None:
+                return 404, {"error": {"type": "invalid_request_error"}}
+            left = transfer["amount"] - transfer["amount_reversed"]
+            held = self.balance(transfer["destination"], transfer["currency"])
+            if amount > min(left, held):
+                return 400, _balance_insufficient()
+            transfer["amount_reversed"] += amount
+            transfer["reversed"] = transfer["amount_reversed"] == transfer["amount"]
+        reversal = {
+            "id": self._next_id("trr"),
+            "object": "transfer_reversal",
+            "amount": amount,
+            "currency": transfer["currency"],
+            "transfer": transfer_id,
+            "created": int(time.time()),
+            "metadata": _metadata(form),
+        }
+        with self._lock:
+            self.reversals[reversal["id"]] = reversal
+        return 200, reversal
+
     def _payout(self, form: dict, account: str | None) -> tuple[int, dict]:
         payout = {
             "id": self._next_id("po"),
@@ -101,14 +170,13 @@ class StripeStandIn:
             "amount": int(form["amount"]),
             "currency": form["currency"],
             "status": "pending",
-            "metadata": {
-                key[len("metadata[") : -1]: value
-                for key, value in form.items()
-                if key.startswith("metadata[")
-            },
+            "created": int(time.time()),
+            "metadata": _metadata(form),
             "account": account,
         }
         with self._lock:
+            if payout["amount"] > self.balance(account, payout["currency"]):
+                return 400, _balance_insufficient()
             self.payouts[payout["id"]] = payout
         return 200, payout
 
@@ -135,10 +203,10 @@ class StripeStandIn:
             "url": f"https://checkout.stripe.com/c/pay/{session_id}",
         }
 
-    def _list(self, params: dict) -> dict:
+    def _list(self, params: dict, objects: list[dict], url: str) -> dict:
         low = int(params.get("created[gte]", 0))
         high = int(params.get("created[lt]", 2**62))
-        rows = [t for t in self.balance_transactions if low <= t["created"] < high]
+        rows = [t for t in objects if low <= t["created"] < high]
         after = params.get("starting_after")
         if after:
             ids = [t["id"] for t in rows]
@@ -146,7 +214,7 @@ class StripeStandIn:
         limit = int(params.get("limit", 10))
         return {
             "object": "list",
-            "url": "/v1/balance_transactions",
+            "url": url,
             "data": rows[:limit],
             "has_more": len(rows) > limit,
         }
@@ -187,10 +255,9 @@ class StripeStandIn:
                 form = {k: v[0] for k, v in parse_qs(raw).items()}
                 self._record(form)
                 time.sleep(standin.delay)
-                if standin.fail_with:
-                    return self._answer(
-                        standin.fail_with, {"error": {"type": "api_error"}}
-                    )
+                failure = standin.fail_with or standin.fail_on.get(self.path)
+                if failure:
+                    return self._answer(failure, {"error": {"type": "api_error"}})
                 key = self.headers.get("Idempotency-Key")
                 if not key:
                     return self._answer(*self._create(form))
@@ -223,6 +290,15 @@ class StripeStandIn:
                 if self.path == "/v1/payouts":
                     account = self.headers.get("Stripe-Account")
                     return standin._payout(form, account)
+                if self.path == "/v1/transfers":
+                    return standin._transfer(form)
+                parts = self.path.split("/")
+                if len(parts) == 5 and parts[1:3] + parts[4:] == [
+                    "v1",
+                    "transfers",
+                    "reversals",
+                ]:
+                    return standin._reversal(parts[3], form)
                 return 404, {"error": {"type": "invalid_request_error"}}
 
             def do_GET(self):
@@ -231,7 +307,14 @@ class StripeStandIn:
                 self._record(params)
                 time.sleep(standin.delay)
                 if path == "/v1/balance_transactions":
-                    return self._answer(200, standin._list(params))
+                    rows = standin.balance_transactions
+                    return self._answer(200, standin._list(params, rows, path))
+                if path == "/v1/payouts":
+                    account = self.headers.get("Stripe-Account")
+                    rows = [
+                        p for p in standin.payouts.values() if p["account"] == account
+                    ]
+                    return self._answer(200, standin._list(params, rows, path))
                 if path.startswith("/v1/payouts/"):
                     payout = standin.payouts.get(path.rsplit("/", 1)[1])
                     account = self.headers.get("Stripe-Account")
@@ -250,3 +333,21 @@ def _idempotency_error(why: str) -> dict:
         "this Idempotent Key.",
     }
     return {"error": {"type": "idempotency_error", "message": messages[why]}}
+
+
+def _balance_insufficient() -> dict:
+    return {
+        "error": {
+            "type": "invalid_request_error",
+            "code": "balance_insufficient",
+            "message": "You have insufficient funds in your Stripe account.",
+        }
+    }
+
+
+def _metadata(form: dict) -> dict:
+    return {
+        key[len("metadata[") : -1]: value
+        for key, value in form.items()
+        if key.startswith("metadata[")
+    }

@@ -1,17 +1,22 @@
 """Marketplace payouts: seller balances in the ledger, confirmed by events.
 
 A payout first moves the amount from the seller's account to the tenant's
-payouts-in-transit account, then asks the provider. It becomes paid (or goes
+payouts-in-transit account. The provider pays out of the seller's connected
+account, so the amount is then transferred there from the platform's balance
+(the platform's clearing account gives it to the connected-accounts
+account), and only then is the payout asked for. It becomes paid (or goes
 back to the seller) only when a verified webhook says so and re-fetching the
-payout from the provider agrees.
+payout from the provider agrees; a failed payout has its transfer reversed,
+so the money is back on the platform before the seller can ask again.
 """
 
+import hashlib
 import logging
 
 from django.db import transaction
 
 from hardened_payments import ledger
-from hardened_payments.exceptions import InvalidTransfer
+from hardened_payments.exceptions import InvalidTransfer, ProviderError
 from hardened_payments.internal import audit
 from hardened_payments.internal.flows import accounts_for
 from hardened_payments.ledger import Leg
@@ -23,6 +28,8 @@ from hardened_rbac.models import Tenant
 logger = logging.getLogger(__name__)
 
 METADATA_KEY = "hardened_payout"
+TRANSFER_PURPOSE = "transfer"
+REVERSAL_PURPOSE = "transfer-reversal"
 
 
 class PayoutNotConfirmed(Exception):
@@ -39,6 +46,27 @@ def in_transit_account(tenant: Tenant, currency: str) -> LedgerAccount:
     return ledger.open_account(
         tenant, f"payouts-in-transit-{currency.lower()}", currency
     )
+
+
+def connected_account(tenant: Tenant, currency: str) -> LedgerAccount:
+    """What the tenant's transfers put on its sellers' connected accounts.
+
+    Like the clearing account it mirrors money held at the provider, so it is
+    negative while connected accounts hold transferred money not yet paid out.
+    """
+    return ledger.open_account(
+        tenant, f"connected-accounts-{currency.lower()}", currency, allow_negative=True
+    )
+
+
+def purpose_key(idempotency_key: str, purpose: str) -> str:
+    """The provider key of one step of a payout, derived from the payout's.
+
+    The provider refuses one key on two endpoints, so the transfer and its
+    reversal each get their own, stable across retries of the same payout.
+    """
+    digest = hashlib.sha256(f"{purpose}\x00{idempotency_key}".encode()).hexdigest()
+    return f"hp_{purpose}_{digest}"
 
 
 def credit_seller(
@@ -105,14 +133,38 @@ def request_payout(
             ],
             description="Payout requested",
         )
-        result = provider.create_payout(
+        metadata = {METADATA_KEY: str(payout.pk)}
+        funded = provider.create_transfer(
             amount=amount,
             destination=destination.account,
-            idempotency_key=idempotency_key,
-            metadata={METADATA_KEY: str(payout.pk)},
+            idempotency_key=purpose_key(idempotency_key, TRANSFER_PURPOSE),
+            metadata=metadata,
         )
+        if funded.amount != amount or funded.destination != destination.account:
+            raise ProviderError("The provider's transfer differs from the payout.")
+        clearing, _ = accounts_for(tenant, amount.currency)
+        ledger.post_transfer(
+            tenant,
+            f"payout:{payout.pk}:transfer",
+            [
+                Leg(clearing, amount),
+                Leg(connected_account(tenant, amount.currency), -amount),
+            ],
+            description="Payout funded on the connected account",
+        )
+        payout.transfer_id = funded.id
+        try:
+            result = provider.create_payout(
+                amount=amount,
+                destination=destination.account,
+                idempotency_key=idempotency_key,
+                metadata=metadata,
+            )
+        except ProviderError:
+            _take_back(provider, payout, funded.id)
+            raise
         payout.provider_id = result.id
-        payout.save(update_fields=["provider_id", "updated_at"])
+        payout.save(update_fields=["provider_id", "transfer_id", "updated_at"])
     audit.emit(
         "payout_requested",
         outcome="success",
@@ -122,8 +174,55 @@ def request_payout(
         amount=amount.amount,
         currency=amount.currency,
         idempotency_key=idempotency_key,
+        transfer=payout.transfer_id,
     )
     return payout
+
+
+def _take_back(provider: PaymentProvider, payout: Payout, transfer_id: str) -> None:
+    """Reverse the transfer of a payout the provider refused to create.
+
+    The payout's rows roll back with the refusal, so a reversal that fails
+    too is logged for reconciliation, which reports the orphaned transfer.
+    """
+    try:
+        provider.reverse_transfer(
+            transfer_id,
+            amount=payout.money,
+            idempotency_key=purpose_key(payout.idempotency_key, REVERSAL_PURPOSE),
+            metadata={METADATA_KEY: str(payout.pk)},
+        )
+    except ProviderError:
+        logger.error(
+            "Transfer %s funds a payout the provider refused and was not reversed",
+            transfer_id,
+        )
+
+
+def _reverse_funding(
+    provider: PaymentProvider, payout: Payout, timeout: float | None
+) -> None:
+    """Bring a failed payout's money back from the connected account."""
+    reversal = provider.reverse_transfer(
+        payout.transfer_id,
+        amount=payout.money,
+        idempotency_key=purpose_key(payout.idempotency_key, REVERSAL_PURPOSE),
+        metadata={METADATA_KEY: str(payout.pk)},
+        timeout=timeout,
+    )
+    if reversal.amount != payout.money or reversal.transfer_id != payout.transfer_id:
+        raise PayoutNotConfirmed("The provider's reversal differs from the payout.")
+    clearing, _ = accounts_for(payout.tenant, payout.currency)
+    ledger.post_transfer(
+        payout.tenant,
+        f"payout:{payout.pk}:transfer-reversed",
+        [
+            Leg(connected_account(payout.tenant, payout.currency), payout.money),
+            Leg(clearing, -payout.money),
+        ],
+        description="Failed payout's transfer reversed",
+    )
+    payout.transfer_reversal_id = reversal.id
 
 
 def settle(
@@ -152,9 +251,13 @@ def settle(
     tenant = payout.tenant
     in_transit = in_transit_account(tenant, payout.currency)
     if fetched.status == Payout.Status.PAID:
-        clearing, _ = accounts_for(tenant, payout.currency)
-        counterpart = clearing
+        if payout.transfer_id:
+            counterpart = connected_account(tenant, payout.currency)
+        else:
+            counterpart, _ = accounts_for(tenant, payout.currency)
     else:
+        if payout.transfer_id:
+            _reverse_funding(provider, payout, timeout)
         counterpart = seller_account(tenant, payout.seller_id, payout.currency)
     ledger.post_transfer(
         tenant,
@@ -163,7 +266,7 @@ def settle(
         description=f"Payout {fetched.status}",
     )
     payout.status = fetched.status
-    payout.save(update_fields=["status", "updated_at"])
+    payout.save(update_fields=["status", "transfer_reversal_id", "updated_at"])
     audit.emit(
         f"payout_{fetched.status}",
         outcome="success" if fetched.status == Payout.Status.PAID else "failure",
@@ -173,4 +276,5 @@ def settle(
         amount=payout.amount,
         currency=payout.currency,
         provider_event_id=event_id,
+        transfer_reversal=payout.transfer_reversal_id or None,
     )

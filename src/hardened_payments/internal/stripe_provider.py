@@ -15,6 +15,8 @@ from hardened_payments.providers import (
     ProviderPayment,
     ProviderPayout,
     ProviderRefund,
+    ProviderTransfer,
+    ProviderTransferReversal,
 )
 
 logger = logging.getLogger(__name__)
@@ -136,6 +138,62 @@ class StripeProvider:
         )
         return _payout(payout)
 
+    def create_transfer(
+        self,
+        *,
+        amount: Money,
+        destination: str,
+        idempotency_key: str,
+        metadata: dict[str, str],
+    ) -> ProviderTransfer:
+        """Fund a connected account from the platform's balance."""
+        transfer = self._call(
+            "transfer",
+            lambda: self._client().v1.transfers.create(
+                params={
+                    "amount": amount.amount,
+                    "currency": amount.currency.lower(),
+                    "destination": destination,
+                    "metadata": metadata,
+                },
+                options={"idempotency_key": idempotency_key},
+            ),
+        )
+        if transfer.get("destination") != destination:
+            raise ProviderError("The provider sent a transfer to another account.")
+        return ProviderTransfer(
+            id=transfer["id"],
+            amount=_money(transfer["amount"], transfer["currency"]),
+            destination=destination,
+            metadata=dict(transfer.get("metadata") or {}),
+        )
+
+    def reverse_transfer(
+        self,
+        transfer_id: str,
+        *,
+        amount: Money,
+        idempotency_key: str,
+        metadata: dict[str, str],
+        timeout: float | None = None,
+    ) -> ProviderTransferReversal:
+        """Take part or all of a transfer back to the platform's balance."""
+        reversal = self._call(
+            "transfer reversal",
+            lambda: self._client(timeout).v1.transfers.reversals.create(
+                transfer_id,
+                params={"amount": amount.amount, "metadata": metadata},
+                options={"idempotency_key": idempotency_key},
+            ),
+        )
+        if reversal.get("transfer") != transfer_id:
+            raise ProviderError("The provider reversed another transfer.")
+        return ProviderTransferReversal(
+            id=reversal["id"],
+            transfer_id=transfer_id,
+            amount=_money(reversal["amount"], reversal["currency"]),
+        )
+
     def retrieve_payout(
         self, payout_id: str, destination: str, *, timeout: float | None = None
     ) -> ProviderPayout:
@@ -220,6 +278,31 @@ class StripeProvider:
                 return
             starting_after = page["data"][-1]["id"]
 
+    def payouts(
+        self, *, destination: str, created_from: int, created_to: int, page_size: int
+    ) -> Iterator[ProviderPayout]:
+        """Every payout of ``destination`` created in ``[created_from, created_to)``."""
+        client = self._client()
+        starting_after: str | None = None
+        while True:
+            params: dict[str, Any] = {
+                "created": {"gte": created_from, "lt": created_to},
+                "limit": page_size,
+            }
+            if starting_after:
+                params["starting_after"] = starting_after
+            page = self._call(
+                "payouts",
+                lambda p=params: client.v1.payouts.list(
+                    params=p, options={"stripe_account": destination}
+                ),
+            )
+            for item in page["data"]:
+                yield _payout(item)
+            if not page.get("has_more") or not page["data"]:
+                return
+            starting_after = page["data"][-1]["id"]
+
 
 def _source_id(source: Any) -> str:
     """A charge counts under its payment intent; anything else under its id."""
@@ -236,4 +319,5 @@ def _payout(payout: dict[str, Any]) -> ProviderPayout:
         status=payout["status"],
         amount=_money(payout["amount"], payout["currency"]),
         metadata=dict(payout.get("metadata") or {}),
+        created=int(payout.get("created") or 0),
     )

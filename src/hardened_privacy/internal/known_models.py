@@ -247,6 +247,8 @@ KNOWN: dict[str, dict[str, str]] = {
             "currency",
             "destination",
             "provider_id",
+            "transfer_id",
+            "transfer_reversal_id",
             "status",
             "idempotency_key",
             "created_at",

@@ -7,9 +7,13 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from hardened_payments import ledger
+from hardened_payments.exceptions import ProviderError
 from hardened_payments.internal import flows, payouts
+from hardened_payments.internal.stripe_provider import StripeProvider
 from hardened_payments.models import (
     IdempotencyKey,
+    LedgerAccount,
+    LedgerTransfer,
     Payout,
     PayoutDestination,
     WebhookEvent,
@@ -52,6 +56,19 @@ def balances(tenant, seller):
         ledger.balance(payouts.seller_account(tenant, seller.pk, "USD")).amount,
         ledger.balance(payouts.in_transit_account(tenant, "USD")).amount,
     )
+
+
+def platform_balances(tenant):
+    """The clearing and connected-accounts balances: money at the provider."""
+    clearing, _ = flows.accounts_for(tenant, "USD")
+    return (
+        ledger.balance(clearing).amount,
+        ledger.balance(payouts.connected_account(tenant, "USD")).amount,
+    )
+
+
+def assert_ledger_balanced():
+    assert sum(LedgerAccount.objects.values_list("balance", flat=True)) == 0
 
 
 def set_destination(client, tenant, account="acct_1Seller"):
@@ -320,3 +337,176 @@ def test_a_slow_provider_does_not_hold_the_webhook_beyond_the_cap(
     call_command("hardened_payments_process_webhooks")
     payout.refresh_from_db()
     assert payout.status == Payout.Status.PAID
+
+
+def test_a_payout_is_funded_by_a_transfer_to_the_connected_account_first(
+    seller_client, tenant, seller, stripe_standin
+):
+    """Uses the local Stripe stand-in server in place of Stripe's API."""
+    _verify_second_factor(seller_client, seller)
+    set_destination(seller_client, tenant)
+
+    assert request_payout(seller_client, tenant).status_code == 201
+
+    payout = Payout.objects.get()
+    posts = [r["path"] for r in stripe_standin.requests if r["method"] == "POST"]
+    assert posts == ["/v1/transfers", "/v1/payouts"]
+    [transfer] = stripe_standin.created("/v1/transfers")
+    assert transfer["form"] == {
+        "amount": "3000",
+        "currency": "usd",
+        "destination": "acct_1Seller",
+        "metadata[hardened_payout]": str(payout.pk),
+    }
+    assert transfer["stripe_account"] is None
+    assert transfer["idempotency_key"] == payouts.purpose_key(
+        payout.idempotency_key, "transfer"
+    )
+    assert transfer["idempotency_key"] != payout.idempotency_key
+    assert payout.transfer_id in stripe_standin.transfers
+    assert stripe_standin.balance("acct_1Seller") == 0
+    assert platform_balances(tenant) == (-10000 + 3000, -3000)
+    assert LedgerTransfer.objects.filter(
+        transfer_id=f"payout:{payout.pk}:transfer"
+    ).exists()
+    assert_ledger_balanced()
+
+
+def test_the_connected_account_cannot_pay_out_money_never_transferred(
+    tenant, stripe_standin
+):
+    """Uses the local Stripe stand-in, which keeps connected balances."""
+    with pytest.raises(ProviderError):
+        StripeProvider().create_payout(
+            amount=Money(3000, "USD"),
+            destination="acct_1Seller",
+            idempotency_key="hp_unfunded",
+            metadata={},
+        )
+    assert stripe_standin.payouts == {}
+
+
+def test_a_paid_payout_leaves_the_connected_account(
+    seller_client, client, tenant, seller, stripe_standin
+):
+    """Uses the local Stripe stand-in server in place of Stripe's API."""
+    _verify_second_factor(seller_client, seller)
+    set_destination(seller_client, tenant)
+    request_payout(seller_client, tenant)
+    payout = Payout.objects.get()
+    stripe_standin.payouts[payout.provider_id]["status"] = "paid"
+
+    assert deliver(client, "payout.paid", payout.provider_id).json() == {
+        "status": "processed"
+    }
+
+    assert platform_balances(tenant) == (-10000 + 3000, 0)
+    assert balances(tenant, seller) == (2000, 0)
+    assert stripe_standin.reversals == {}
+    assert_ledger_balanced()
+
+
+def test_a_failed_payout_has_its_transfer_reversed_so_the_next_is_funded_once(
+    seller_client, client, tenant, seller, stripe_standin, audit_log
+):
+    """Uses the local Stripe stand-in server in place of Stripe's API."""
+    _verify_second_factor(seller_client, seller)
+    set_destination(seller_client, tenant)
+    request_payout(seller_client, tenant)
+    payout = Payout.objects.get()
+    stripe_standin.payouts[payout.provider_id]["status"] = "failed"
+    assert stripe_standin.balance("acct_1Seller") == 3000
+
+    deliver(client, "payout.failed", payout.provider_id)
+
+    payout.refresh_from_db()
+    assert payout.status == Payout.Status.FAILED
+    [reversal] = stripe_standin.created(f"/v1/transfers/{payout.transfer_id}/reversals")
+    assert reversal["form"] == {
+        "amount": "3000",
+        "metadata[hardened_payout]": str(payout.pk),
+    }
+    assert reversal["idempotency_key"] == payouts.purpose_key(
+        payout.idempotency_key, "transfer-reversal"
+    )
+    assert payout.transfer_reversal_id in stripe_standin.reversals
+    assert stripe_standin.balance("acct_1Seller") == 0
+    assert platform_balances(tenant) == (-10000, 0)
+    assert balances(tenant, seller) == (5000, 0)
+    [failed] = audit_log("payout_failed")
+    assert failed["transfer_reversal"] == payout.transfer_reversal_id
+
+    assert request_payout(seller_client, tenant, 5000, "payout-2").status_code == 201
+    assert stripe_standin.balance("acct_1Seller") == 0
+    assert platform_balances(tenant) == (-10000 + 5000, -5000)
+    assert balances(tenant, seller) == (0, 5000)
+    assert_ledger_balanced()
+
+
+def test_a_refused_reversal_leaves_the_failed_payout_to_be_retried(
+    seller_client, client, tenant, seller, stripe_standin
+):
+    """Uses the local Stripe stand-in, made to refuse the reversal once."""
+    _verify_second_factor(seller_client, seller)
+    set_destination(seller_client, tenant)
+    request_payout(seller_client, tenant)
+    payout = Payout.objects.get()
+    stripe_standin.payouts[payout.provider_id]["status"] = "failed"
+    path = f"/v1/transfers/{payout.transfer_id}/reversals"
+    stripe_standin.fail_on[path] = 500
+
+    assert deliver(client, "payout.failed", payout.provider_id).json() == {
+        "status": "queued"
+    }
+    payout.refresh_from_db()
+    assert (payout.status, payout.transfer_reversal_id) == ("pending", "")
+    assert balances(tenant, seller) == (2000, 3000)
+    assert platform_balances(tenant) == (-10000 + 3000, -3000)
+
+    stripe_standin.fail_on.clear()
+    WebhookEvent.objects.update(next_attempt_at=WebhookEvent.objects.get().received_at)
+    call_command("hardened_payments_process_webhooks")
+
+    payout.refresh_from_db()
+    assert payout.status == Payout.Status.FAILED
+    assert len(stripe_standin.reversals) == 1
+    assert balances(tenant, seller) == (5000, 0)
+    assert platform_balances(tenant) == (-10000, 0)
+    assert_ledger_balanced()
+
+
+def test_a_payout_the_provider_refuses_has_its_transfer_reversed(
+    seller_client, tenant, seller, stripe_standin
+):
+    """Uses the local Stripe stand-in, made to refuse the payout itself."""
+    _verify_second_factor(seller_client, seller)
+    set_destination(seller_client, tenant)
+    stripe_standin.fail_on["/v1/payouts"] = 500
+
+    assert request_payout(seller_client, tenant).status_code == 502
+
+    [transfer] = stripe_standin.transfers.values()
+    assert transfer["amount_reversed"] == 3000
+    assert stripe_standin.balance("acct_1Seller") == 0
+    assert not Payout.objects.exists()
+    assert balances(tenant, seller) == (5000, 0)
+    assert platform_balances(tenant) == (-10000, 0)
+
+
+def test_a_transfer_to_another_account_is_not_trusted(
+    seller_client, tenant, seller, stripe_standin
+):
+    """Uses the local Stripe stand-in, made to misdirect the transfer."""
+    _verify_second_factor(seller_client, seller)
+    set_destination(seller_client, tenant)
+    original = stripe_standin._transfer
+
+    def misdirected(form):
+        return original({**form, "destination": "acct_1Elsewhere"})
+
+    stripe_standin._transfer = misdirected
+
+    assert request_payout(seller_client, tenant).status_code == 502
+    assert stripe_standin.created("/v1/payouts") == []
+    assert not Payout.objects.exists()
+    assert balances(tenant, seller) == (5000, 0)

@@ -117,8 +117,13 @@ class TenantMiddleware:
 
 
 def view_is_covered(view: Callable[..., object]) -> bool:
-    """Whether a view declares a policy, is exempt, or lives in an exempt module."""
+    """Whether a view declares a policy, is exempt, or lives in an exempt module.
+
+    Views behind the admin site's staff check answer to the admin's own
+    permissions, so they count as covered too.
+    """
     from hardened_rbac.decorators import EXEMPT_ATTR, POLICY_ATTR
+    from hardened_rbac.internal.route_inventory import admin_site_of
 
     candidates = [view, getattr(view, "view_class", None), getattr(view, "cls", None)]
     for candidate in candidates:
@@ -127,10 +132,12 @@ def view_is_covered(view: Callable[..., object]) -> bool:
         ):
             return True
     module = getattr(view, "__module__", "") or ""
-    return any(
+    if any(
         module == exempt or module.startswith(exempt + ".")
         for exempt in app_settings.POLICY_EXEMPT_MODULES
-    )
+    ):
+        return True
+    return admin_site_of(view) is not None
 
 
 class PolicyRequiredMiddleware:

@@ -1,10 +1,11 @@
 """Read every URL pattern's security marks for the route inventory.
 
 Nothing here adds a mark of its own. Each column reads what already marks a
-view: ``policy_required`` / ``policy_exempt`` and the exempt modules for the
-policy; Django's ``login_required`` family (the ``login_url`` attribute its
-wrapper carries), ``login_not_required``, the access mixins, the admin
-site's wrapper and ``LoginRequiredMiddleware`` for authentication;
+view: ``policy_required`` / ``policy_exempt``, the exempt modules and the
+admin site's own permissions for the policy; Django's ``login_required``
+family (the ``login_url`` attribute its wrapper carries),
+``login_not_required``, the access mixins, the admin site's staff check and
+``LoginRequiredMiddleware`` for authentication;
 hardened_auth's ``HARDENED_AUTH_RATE_LIMITED_VIEWS`` and django-ratelimit's
 decorator for the rate limit; ``csrf_exempt`` and ``CsrfViewMiddleware``
 for CSRF. A route passes when it has a policy and an authentication
@@ -31,6 +32,34 @@ LOGIN_MIDDLEWARE = "django.contrib.auth.middleware.LoginRequiredMiddleware"
 CSRF_MIDDLEWARE = "django.middleware.csrf.CsrfViewMiddleware"
 RATE_LIMIT_MIDDLEWARE = "hardened_auth.middleware.RateLimitMiddleware"
 RATELIMIT_FILE = re.compile(r"django_ratelimit[/\\]decorators\.py$")
+# The wrappers of this distribution's decorators that refuse a request
+# without a signed-in user or a valid token, by source file and the
+# qualified name of the function that builds them.
+AUTH_WRAPPERS = (
+    (
+        re.compile(r"hardened_auth[/\\]stepup\.py$"),
+        "step_up_required.",
+        "step-up (hardened_auth step_up_required)",
+    ),
+    (
+        re.compile(r"hardened_auth[/\\]tokens\.py$"),
+        "bearer_token_required.",
+        "bearer token (hardened_auth bearer_token_required)",
+    ),
+    (
+        re.compile(r"hardened_payments[/\\]idempotency\.py$"),
+        "_guard.",
+        "signed in (hardened_payments idempotent)",
+    ),
+    (
+        re.compile(r"hardened_rbac[/\\]scim\.py$"),
+        "scim_view.",
+        "SCIM token (hardened_rbac scim_view)",
+    ),
+)
+AUTH_MIXINS = {
+    "hardened_auth.stepup.StepUpRequiredMixin": "mixin (StepUpRequiredMixin)"
+}
 
 
 @dataclass
@@ -79,11 +108,92 @@ def _chain(view: Callable[..., Any]) -> list[Any]:
     return found
 
 
+def _admin_view_codes() -> frozenset[Any]:
+    from django.contrib.admin import AdminSite
+
+    return frozenset(
+        c for c in AdminSite.admin_view.__code__.co_consts if hasattr(c, "co_code")
+    )
+
+
+def _closure_site(function: Any, codes: frozenset[Any], depth: int) -> Any:
+    """The site in ``AdminSite.admin_view``'s check among the closures."""
+    from django.contrib.admin import AdminSite
+
+    code = getattr(function, "__code__", None)
+    cells = getattr(function, "__closure__", None) or ()
+    if code is None or depth > 6:
+        return None
+    contents = {}
+    for free, cell in zip(code.co_freevars, cells, strict=False):
+        try:
+            contents[free] = cell.cell_contents
+        except ValueError:
+            continue
+    if code in codes:
+        site = contents.get("self")
+        return site if isinstance(site, AdminSite) else None
+    for value in contents.values():
+        inner = getattr(value, "get_response", value)
+        if callable(inner):
+            found = _closure_site(inner, codes, depth + 1)
+            if found is not None:
+                return found
+    return None
+
+
+def admin_site_of(view: Callable[..., Any]) -> Any:
+    """The ``AdminSite`` whose staff check guards ``view``, or ``None``.
+
+    The admin's own URLs carry the site (``admin_site``) or their
+    ``ModelAdmin`` (``model_admin``) on the wrapper ``get_urls()`` makes;
+    a view a ``ModelAdmin`` adds itself is guarded when it went through
+    ``admin_site.admin_view()``, whose inner function is then in the
+    wrapper's closures. A bare method of a ``ModelAdmin`` is not.
+    """
+    from django.contrib.admin import AdminSite, ModelAdmin
+
+    chain = _chain(view)
+    for item in chain:
+        site = getattr(item, "admin_site", None)
+        if not isinstance(item, type) and isinstance(site, AdminSite):
+            return site
+        model_admin = getattr(item, "model_admin", None)
+        if isinstance(model_admin, ModelAdmin) and isinstance(
+            model_admin.admin_site, AdminSite
+        ):
+            return model_admin.admin_site
+    codes = _admin_view_codes()
+    for item in chain:
+        if not isinstance(item, type):
+            found = _closure_site(item, codes, 0)
+            if found is not None:
+                return found
+    return None
+
+
 def view_path(view: Callable[..., Any]) -> str:
     target = getattr(view, "view_class", None) or view
     module = getattr(target, "__module__", None) or "?"
     name = getattr(target, "__qualname__", None) or type(target).__name__
     return f"{module}.{name}"
+
+
+def _wrapper_authentication(chain: Sequence[Any]) -> str | None:
+    for item in chain:
+        if isinstance(item, type):
+            for klass in item.__mro__:
+                found = AUTH_MIXINS.get(f"{klass.__module__}.{klass.__qualname__}")
+                if found is not None:
+                    return found
+            continue
+        code = getattr(item, "__code__", None)
+        if code is None:
+            continue
+        for source, builder, label in AUTH_WRAPPERS:
+            if source.search(code.co_filename) and code.co_qualname.startswith(builder):
+                return label
+    return None
 
 
 def authentication(view: Callable[..., Any]) -> tuple[str, bool]:
@@ -93,11 +203,8 @@ def authentication(view: Callable[..., Any]) -> tuple[str, bool]:
     chain = _chain(view)
     if getattr(view, "login_required", True) is False:
         return "not required (login_not_required)", False
-    from django.contrib.admin import AdminSite
-
-    for item in chain:
-        if isinstance(getattr(item, "admin_site", None), AdminSite):
-            return "staff (admin site)", True
+    if admin_site_of(view) is not None:
+        return "staff (admin site)", True
     for item in chain:
         if isinstance(item, type) and issubclass(item, AccessMixin):
             mixins = [c.__name__ for c in item.__mro__ if c.__name__.endswith("Mixin")]
@@ -105,6 +212,9 @@ def authentication(view: Callable[..., Any]) -> tuple[str, bool]:
     for item in chain:
         if not isinstance(item, type) and hasattr(item, "redirect_field_name"):
             return "decorator (login_required / user_passes_test)", True
+    wrapped = _wrapper_authentication(chain)
+    if wrapped is not None:
+        return wrapped, True
     if LOGIN_MIDDLEWARE in settings.MIDDLEWARE:
         return "middleware (LoginRequiredMiddleware)", True
     return "none", False
@@ -125,6 +235,8 @@ def policy(view: Callable[..., Any]) -> tuple[str, bool]:
     for exempt in exempt_modules if isinstance(exempt_modules, list | tuple) else ():
         if module == exempt or module.startswith(exempt + "."):
             return f"exempt module {exempt}", True
+    if admin_site_of(view) is not None:
+        return "admin site permissions", True
     return "none", False
 
 

@@ -7,9 +7,11 @@ from hardened_rbac import agents
 from hardened_rbac.decorators import policy_exempt
 from hardened_rbac.exceptions import AgentToolRefused
 from hardened_rbac.models import Membership
+from hardened_rbac.routes import public_route
 from hardened_rbac.tenancy import use_tenant
 
 
+@public_route(reason="A visitor sees only the posts of tenants they belong to.")
 def home(request: HttpRequest) -> HttpResponse:
     """List the visitor's tenants and their latest posts."""
     memberships = []

@@ -29,12 +29,14 @@ from hardened_payments.internal.requests import (
 )
 from hardened_payments.models import Payment
 from hardened_payments.providers import get_provider
+from hardened_rbac.decorators import policy_exempt
 from hardened_rbac.models import Membership, Tenant
 
 logger = logging.getLogger(__name__)
 
 CONNECTED_ACCOUNT = re.compile(r"^acct_[A-Za-z0-9]{1,64}$")
 REUSED_KEY = "The key was already used for another refund."
+MEMBERS_ONLY = "The view finds the tenant through the user's active membership."
 
 
 def _tenant_for(request: HttpRequest, slug: str) -> Tenant:
@@ -72,6 +74,7 @@ def _payment_json(
     return data
 
 
+@policy_exempt(MEMBERS_ONLY)
 @require_POST
 @idempotent
 def create_charge(request: HttpRequest, tenant_slug: str) -> HttpResponse:
@@ -104,6 +107,7 @@ def create_charge(request: HttpRequest, tenant_slug: str) -> HttpResponse:
     return JsonResponse(_payment_json(payment, result.client_secret), status=status)
 
 
+@policy_exempt(MEMBERS_ONLY)
 @require_POST
 @idempotent
 def create_refund(
@@ -146,6 +150,7 @@ def create_refund(
     )
 
 
+@policy_exempt(MEMBERS_ONLY)
 @require_POST
 @step_up_required()
 @idempotent
@@ -180,6 +185,7 @@ def create_payout(request: HttpRequest, tenant_slug: str) -> HttpResponse:
     )
 
 
+@policy_exempt(MEMBERS_ONLY)
 @require_POST
 @step_up_required()
 def set_payout_destination(request: HttpRequest, tenant_slug: str) -> HttpResponse:

@@ -9,11 +9,25 @@ PREFIX = "HARDENED_RBAC_"
 DEFAULT_RESERVED_SLUGS = ("admin", "api", "www", "static", "media", "accounts")
 TENANT_SOURCES = ("path", "subdomain", "header")
 DEFAULT_FRIEND_REQUEST_LIMITS = {"sender": (20, 3600), "ip": (50, 3600)}
+# Views that authorise inside themselves, so PolicyRequiredMiddleware lets
+# them through: the admin (its own permissions), sign-in and account views
+# that act only on the signed-in user (hardened_auth cannot depend on
+# hardened_rbac to mark its own), passkey and OAuth ceremonies, translation
+# catalogs, static files, Django's TemplateView and RedirectView used
+# straight from a URLconf (a page or a redirect, never an object) and the
+# payment provider's signed webhooks.
 DEFAULT_POLICY_EXEMPT_MODULES = (
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.staticfiles",
     "django.views.static",
+    "django.views.i18n",
+    "django.views.generic.base",
+    "hardened_auth",
+    "hardened_payments.webhooks",
+    "allauth",
+    "django_otp_webauthn",
+    "oauth2_provider",
 )
 
 

@@ -8,7 +8,16 @@ from tests.hardened_rbac.testapp.models import Project
 
 pytestmark = pytest.mark.django_db
 
-MIDDLEWARE = [*django_settings.MIDDLEWARE, "hardened_rbac.middleware.TenantMiddleware"]
+# These views exercise the tenant alone; test_policies.py covers the refusal
+# of views without a policy.
+MIDDLEWARE = [
+    *(
+        m
+        for m in django_settings.MIDDLEWARE
+        if not m.endswith("PolicyRequiredMiddleware")
+    ),
+    "hardened_rbac.middleware.TenantMiddleware",
+]
 
 
 @pytest.fixture(autouse=True)

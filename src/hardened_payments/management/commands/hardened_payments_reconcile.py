@@ -20,8 +20,9 @@ def _day(value: str) -> datetime:
 
 class Command(BaseCommand):
     help = (
-        "Compare succeeded payments, refunds and paid payouts with the "
-        "provider's balance transactions from --since (inclusive) to --until "
+        "Compare succeeded payments, refunds, payouts and the transfers that "
+        "fund them with the provider's balance transactions, and payouts with "
+        "each connected account's payouts, from --since (inclusive) to --until "
         "(exclusive), UTC days. Reads only; exits with status 1 on differences."
     )
 
@@ -38,8 +39,8 @@ class Command(BaseCommand):
         if not 1 <= batch_size <= 100:
             raise CommandError("--batch-size must be from 1 to 100.")
 
-        def progress(seen: int) -> None:
-            self.stdout.write(f"Compared {seen} provider balance transactions.")
+        def progress(what: str, seen: int) -> None:
+            self.stdout.write(f"Compared {seen} {what}.")
 
         try:
             differences = list(

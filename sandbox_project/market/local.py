@@ -109,6 +109,19 @@ def pay_checkout(session_id: str) -> dict[str, Any] | None:
 
 def pay_payout(payout_id: str) -> dict[str, Any] | None:
     """Mark a pending local payout paid and return its ``payout.paid`` event."""
+    return _settle_payout(payout_id, "paid")
+
+
+def fail_payout(payout_id: str) -> dict[str, Any] | None:
+    """Let the seller's bank refuse a pending payout: ``payout.failed``.
+
+    The amount goes back to the connected account's balance, where the
+    payments app reverses the transfer that funded it.
+    """
+    return _settle_payout(payout_id, "failed")
+
+
+def _settle_payout(payout_id: str, status: str) -> dict[str, Any] | None:
     with transaction.atomic():
         stored = (
             LocalProviderObject.objects.select_for_update()
@@ -117,7 +130,7 @@ def pay_payout(payout_id: str) -> dict[str, Any] | None:
         )
         if stored is None or stored.data.get("status") != "pending":
             return None
-        data = dict(stored.data) | {"status": "paid", "settled": int(time.time())}
+        data = dict(stored.data) | {"status": status, "settled": int(time.time())}
         stored.data = data
         stored.save(update_fields=["data"])
-    return event("payout.paid", data)
+    return event(f"payout.{status}", data)

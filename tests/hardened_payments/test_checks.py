@@ -3,8 +3,23 @@ from django.core import checks as django_checks
 from django.test import override_settings
 
 from hardened_payments import checks
+from hardened_payments.internal.stripe_provider import StripeProvider
 
 SECRET = "whsec_" + "a" * 32
+
+
+class ProviderWithoutTransfers:
+    """A provider that could pay out but never fund a connected account."""
+
+    name = "no-transfers"
+    create_payment = StripeProvider.create_payment
+    create_refund = StripeProvider.create_refund
+    create_payout = StripeProvider.create_payout
+    retrieve_payout = StripeProvider.retrieve_payout
+    create_checkout_session = StripeProvider.create_checkout_session
+    balance_transactions = StripeProvider.balance_transactions
+    payouts = StripeProvider.payouts
+
 
 CASES: list[tuple] = [
     (
@@ -103,6 +118,7 @@ CASES: list[tuple] = [
             "StripeProvider",
             "hardened_payments.money.Money",
             "hardened_payments.conf.DEFAULT_PROVIDER",
+            "tests.hardened_payments.test_checks.ProviderWithoutTransfers",
         ],
         ["hardened_payments.internal.stripe_provider.StripeProvider"],
         "E013",

@@ -9,20 +9,23 @@ import json
 import re
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 import pytest
 import stripe
+from django.core.management import call_command
 from django.urls import reverse
 from market import local
 from market.models import Listing, LocalProviderObject, Order
-from market.provider import LOCAL_PROVIDER
+from market.provider import LOCAL_PROVIDER, LocalProvider, connected_balance
 from market.seed import seed
 
 from hardened_auth import stepup
 from hardened_payments import ledger
 from hardened_payments.checkout import fees_account
 from hardened_payments.conf import STRIPE_WEBHOOK_IPS
+from hardened_payments.exceptions import ProviderError
 from hardened_payments.internal import payouts
 from hardened_payments.models import (
     CheckoutSession,
@@ -32,6 +35,7 @@ from hardened_payments.models import (
     Refund,
     WebhookEvent,
 )
+from hardened_payments.money import Money
 from hardened_rbac.models import Tenant
 from hardened_rbac.tenancy import unscoped, use_tenant
 from tests.factories import MembershipFactory, TenantFactory, UserFactory
@@ -392,6 +396,71 @@ def test_a_payout_needs_step_up_and_is_paid_only_by_the_event(client, world):
     assert WebhookEvent.objects.filter(type="payout.paid").count() == 1
     in_transit = payouts.in_transit_account(world["tenant"], "USD")
     assert ledger.balance(in_transit).amount == 0
+
+
+def test_each_local_payout_is_funded_by_a_transfer_and_reconciles(
+    client, world, capsys
+):
+    paid_order(client, world)
+    signed_in(client, world["seller"], verified=True)
+    submit(
+        client,
+        url(world["tenant"], "payout"),
+        {"idempotency_key": "p1", "amount": "30.00"},
+    )
+    payout = Payout.objects.get()
+    transfer = LocalProviderObject.objects.get(kind="transfer")
+    assert transfer.object_id == payout.transfer_id
+    assert (transfer.data["destination"], transfer.data["amount"]) == (
+        "acct_sandbox1",
+        3000,
+    )
+    assert connected_balance("acct_sandbox1", "USD") == 0
+    with pytest.raises(ProviderError):
+        LocalProvider().create_payout(
+            amount=Money(1, "USD"),
+            destination="acct_sandbox1",
+            idempotency_key="unfunded",
+            metadata={},
+        )
+
+    submit(client, url(world["tenant"], "local_settle_payout", payout.pk))
+    today = datetime.now(UTC).date()
+    call_command(
+        "hardened_payments_reconcile",
+        "--since",
+        today.isoformat(),
+        "--until",
+        (today + timedelta(days=1)).isoformat(),
+    )
+    out = capsys.readouterr().out
+    assert "Compared 1 connected-account payouts." in out
+    assert "The ledger matches the provider." in out
+
+
+def test_a_failed_local_payout_has_its_transfer_reversed(client, world):
+    paid_order(client, world)
+    signed_in(client, world["seller"], verified=True)
+    form = {"idempotency_key": "p1", "amount": "30.00"}
+    submit(client, url(world["tenant"], "payout"), form)
+    payout = Payout.objects.get()
+
+    assert local.deliver(local.fail_payout(payout.provider_id)) == {
+        "status": "processed"
+    }
+
+    payout.refresh_from_db()
+    assert payout.status == Payout.Status.FAILED
+    reversal = LocalProviderObject.objects.get(kind="transfer_reversal")
+    assert reversal.object_id == payout.transfer_reversal_id
+    assert reversal.data["transfer"] == payout.transfer_id
+    assert connected_balance("acct_sandbox1", "USD") == 0
+    assert seller_balance(world) == 4050
+
+    again = {"idempotency_key": "p2", "amount": "40.50"}
+    assert submit(client, url(world["tenant"], "payout"), again).status_code == 302
+    assert connected_balance("acct_sandbox1", "USD") == 0
+    assert seller_balance(world) == 0
 
 
 def test_a_payout_beyond_the_balance_is_refused(client, world):

@@ -118,9 +118,8 @@ class StripeStandIn:
             and p["currency"] == currency
             and p["status"] not in ("failed", "canceled")
         ]
-        return sum(t["amount"] - t["amount_reversed"] for t in transfers) - sum(
-            p["amount"] for p in payouts
-        )
+        funded = sum(int(t["amount"]) - int(t["amount_reversed"]) for t in transfers)
+        return funded - sum(int(p["amount"]) for p in payouts)
 
     def _transfer(self, form: dict) -> tuple[int, dict]:
         transfer = {

@@ -40,6 +40,12 @@ class RecordingProvider:
     def create_payout(self, **kwargs):
         raise AssertionError("refund tests never create payouts")
 
+    def create_transfer(self, **kwargs):
+        raise AssertionError("refund tests never fund connected accounts")
+
+    def reverse_transfer(self, transfer_id, **kwargs):
+        raise AssertionError("refund tests never reverse transfers")
+
     def retrieve_payout(self, payout_id, destination, *, timeout=None):
         raise AssertionError("refund tests never fetch payouts")
 
@@ -48,6 +54,9 @@ class RecordingProvider:
 
     def balance_transactions(self, *, created_from, created_to, page_size):
         raise AssertionError("refund tests never reconcile")
+
+    def payouts(self, *, destination, created_from, created_to, page_size):
+        raise AssertionError("refund tests never list payouts")
 
 
 def captured_payment(tenant, user, amount=1000, provider_id="pi_1"):

@@ -445,9 +445,9 @@ def test_a_failed_local_payout_has_its_transfer_reversed(client, world):
     submit(client, url(world["tenant"], "payout"), form)
     payout = Payout.objects.get()
 
-    assert local.deliver(local.fail_payout(payout.provider_id)) == {
-        "status": "processed"
-    }
+    failed = local.fail_payout(payout.provider_id)
+    assert failed is not None
+    assert local.deliver(failed) == {"status": "processed"}
 
     payout.refresh_from_db()
     assert payout.status == Payout.Status.FAILED

@@ -15,3 +15,19 @@ def _generous_rate_limits(settings):
     """
     settings.HARDENED_AUTH_RATE_LIMITS = GENEROUS_LIMITS
     settings.ACCOUNT_RATE_LIMITS = False
+
+
+@pytest.fixture(autouse=True)
+def _no_policy_middleware_for_the_apps_own_urls(request, settings):
+    """hardened_auth works without hardened_rbac.
+
+    The views of tests/hardened_auth/urls.py therefore declare no policy,
+    and the sandbox's PolicyRequiredMiddleware is left out where they run.
+    """
+    marker = request.node.get_closest_marker("urls")
+    if marker is not None and marker.args == ("tests.hardened_auth.urls",):
+        settings.MIDDLEWARE = [
+            m
+            for m in settings.MIDDLEWARE
+            if not m.endswith(".PolicyRequiredMiddleware")
+        ]

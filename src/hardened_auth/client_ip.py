@@ -15,6 +15,7 @@ from hardened_auth.conf import app_settings
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+MAX_CACHED_INPUT = 256
 
 
 @lru_cache(maxsize=8)
@@ -39,14 +40,33 @@ def _is_trusted(address: IPAddress, networks: tuple[IPNetwork, ...]) -> bool:
 
 def get_client_ip(request: HttpRequest) -> str:
     """Return the client's address, trusting forwarding only from proxies."""
-    remote = _parse(str(request.META.get("REMOTE_ADDR", "")))
+    proxies = tuple(str(e) for e in app_settings.TRUSTED_PROXIES)
+    remote = str(request.META.get("REMOTE_ADDR", ""))
+    header = (
+        str(request.META.get(_meta_key(app_settings.CLIENT_IP_HEADER), ""))
+        if proxies
+        else ""
+    )
+    if len(remote) + len(header) > MAX_CACHED_INPUT:
+        return _resolve.__wrapped__(remote, header, proxies)
+    return _resolve(remote, header, proxies)
+
+
+@lru_cache(maxsize=4096)
+def _resolve(remote_value: str, header: str, proxies: tuple[str, ...]) -> str:
+    """The client address for these inputs; every request asks several times.
+
+    Rate limits, audit events and the tenant middleware each want the
+    address, so answers are remembered for recent inputs; a long forwarding
+    header is resolved without being remembered.
+    """
+    remote = _parse(remote_value)
     if remote is None:
         return ""
-    networks = _networks(tuple(str(e) for e in app_settings.TRUSTED_PROXIES))
+    networks = _networks(proxies)
     if not _is_trusted(remote, networks):
         return str(remote)
 
-    header = str(request.META.get(_meta_key(app_settings.CLIENT_IP_HEADER), ""))
     nearest = remote
     for hop in reversed(header.split(",")):
         address = _parse(hop)

@@ -76,3 +76,19 @@ def test_ipv6_proxy_and_client():
 @pytest.mark.parametrize("remote", ["", "unix-socket", "999.1.1.1"])
 def test_unparseable_remote_address_gives_empty_string(remote):
     assert get_client_ip(_request(remote, forwarded="198.51.100.1")) == ""
+
+
+@override_settings(HARDENED_AUTH_TRUSTED_PROXIES=PROXIES)
+def test_a_long_chain_of_trusted_proxies_is_walked():
+    hops = ", ".join(f"10.0.{n // 250}.{n % 250 + 1}" for n in range(60))
+    request = _request("10.0.0.2", forwarded="198.51.100.7, " + hops)
+    assert len(request.META["HTTP_X_FORWARDED_FOR"]) > 256
+    assert get_client_ip(request) == "198.51.100.7"
+
+
+def test_the_answer_follows_a_change_of_trusted_proxies():
+    request = _request("10.0.0.2", forwarded="198.51.100.1")
+    assert get_client_ip(request) == "10.0.0.2"
+    with override_settings(HARDENED_AUTH_TRUSTED_PROXIES=PROXIES):
+        assert get_client_ip(request) == "198.51.100.1"
+    assert get_client_ip(request) == "10.0.0.2"

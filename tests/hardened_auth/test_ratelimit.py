@@ -462,3 +462,41 @@ def test_every_default_scope_is_limited_per_ip_and_per_account():
         scope: ["identifier", "ip"]
         for scope in ("login", "signup", "reset", "email_change", "mfa", "token")
     }
+
+
+def test_address_over_its_limit_is_refused_before_the_body_is_read(
+    settings, monkeypatch
+):
+    settings.HARDENED_AUTH_RATE_LIMITS = {"login": {"ip": "1/h", "identifier": "2/h"}}
+    name, ip = _name(), _ip()
+    assert _login(ip, name).status_code == 200
+
+    read: list[str] = []
+    real = limiter.submitted_identifier
+
+    def spy(request):
+        read.append(request.path)
+        return real(request)
+
+    monkeypatch.setattr(limiter, "submitted_identifier", spy)
+    for _ in range(3):
+        assert _login(ip, name).status_code == 429
+    assert read == []
+
+    monkeypatch.setattr(limiter, "submitted_identifier", real)
+    assert _login(_ip(), name).status_code == 200
+    refused = _login(_ip(), name)
+    assert refused.status_code == 429
+
+
+def test_refusal_pages_name_each_wait(settings):
+    from hardened_auth.internal.throttle_responses import rate_limited_response
+
+    request = RequestFactory().post("/admin/login/")
+    first = rate_limited_response(request, 17)
+    second = rate_limited_response(request, 923)
+    again = rate_limited_response(request, 17)
+    assert b"wait 17 seconds" in first.content
+    assert b"wait 923 seconds" in second.content
+    assert again.content == first.content
+    assert (first["Retry-After"], second["Retry-After"]) == ("17", "923")

@@ -34,6 +34,9 @@ def emit(
     **fields: Any,
 ) -> None:
     """Log one audit event; WARNING for denials and failures, INFO otherwise."""
+    level = logging.INFO if outcome == "success" else logging.WARNING
+    if not audit_logger.isEnabledFor(level):
+        return
     payload: dict[str, Any] = {
         "event": event,
         "actor": str(actor) if actor is not None else _actor_of(request),
@@ -43,5 +46,4 @@ def emit(
         "ip": get_client_ip(request) if request is not None else None,
         **fields,
     }
-    level = logging.INFO if outcome == "success" else logging.WARNING
     audit_logger.log(level, event, extra={"hardened_audit": payload})

@@ -22,6 +22,7 @@ logger = logging.getLogger(__name__)
 
 IDENTIFIER_FIELDS = ("login", "username", "email")
 REFRESH_TOKEN_FIELD = "refresh_token"
+DIMENSIONS = ("ip", "identifier")
 
 
 @dataclass(frozen=True)
@@ -77,21 +78,26 @@ def _count(request: HttpRequest, group: str, value: str, rate: str) -> Decision:
 
 
 def check(request: HttpRequest, scope: str) -> Decision:
-    """Count one attempt in ``scope``; refuse it if any dimension is exhausted.
+    """Count one attempt in ``scope``; refuse it at the first exhausted dimension.
 
-    Every dimension is counted even when an earlier one already refuses, so an
-    attacker cannot save budget on one key by exhausting another.
+    The client's address is counted first, so an attempt from an address
+    over its limit is refused before its body is parsed for an identifier.
+    An attempt goes through only once every dimension has counted it, so no
+    key lets more attempts through than its rate; a refused attempt is no
+    guess, whichever dimensions counted it.
     """
     rates = app_settings.RATE_LIMITS.get(scope, {})
-    values = {"ip": get_client_ip(request), "identifier": submitted_identifier(request)}
-    refusal: Decision | None = None
-    for dimension, rate in sorted(rates.items()):
-        value = values.get(dimension)
+    for dimension in DIMENSIONS:
+        rate = rates.get(dimension)
+        if rate is None:
+            continue
+        if dimension == "ip":
+            value: str | None = get_client_ip(request)
+        else:
+            value = submitted_identifier(request)
         if value is None:
             continue
         decision = _count(request, f"hardened_auth.{scope}.{dimension}", value, rate)
-        if not decision.allowed and (
-            refusal is None or decision.retry_after > refusal.retry_after
-        ):
-            refusal = Decision(False, decision.retry_after, dimension)
-    return refusal or Decision(True)
+        if not decision.allowed:
+            return Decision(False, decision.retry_after, dimension)
+    return Decision(True)

@@ -7,16 +7,20 @@ _JSON_TYPES = ("application/json", "+json")
 
 
 def wants_json(request: HttpRequest) -> bool:
-    """Tell whether the client asked for JSON rather than an HTML page."""
-    accept = request.headers.get("Accept", "")
-    content_type = request.headers.get("Content-Type", "")
+    """Tell whether the client asked for JSON rather than an HTML page.
+
+    The headers are read from ``META`` directly: refusals answer floods of
+    requests, and ``request.headers`` would copy every header of each one.
+    """
+    meta = request.META
+    accept = str(meta.get("HTTP_ACCEPT", ""))
     if "text/html" in accept:
         return False
     if any(kind in accept for kind in _JSON_TYPES):
         return True
-    if content_type.startswith("application/json"):
+    if str(meta.get("CONTENT_TYPE", "")).startswith("application/json"):
         return True
-    return request.headers.get("X-Requested-With") == "XMLHttpRequest"
+    return meta.get("HTTP_X_REQUESTED_WITH") == "XMLHttpRequest"
 
 
 def safe_next(request: HttpRequest, candidate: str | None) -> str | None:

@@ -1,13 +1,26 @@
 """Responses for attempts the limiter refuses."""
 
+from functools import lru_cache
+
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
+from django.utils.translation import get_language
 
 from hardened_auth.internal.identifiers import MAX_IDENTIFIER_LENGTH
 from hardened_auth.internal.limiter import IDENTIFIER_FIELDS
 from hardened_auth.internal.responses import safe_next, wants_json
 
 UNAVAILABLE_RETRY_AFTER = 30
+
+
+@lru_cache(maxsize=1024)
+def _refusal_page(template: str, retry_after: int, language: str | None) -> str:
+    """A refusal page, rendered once per template, wait and language.
+
+    Refusals come in floods and their pages say nothing but how long to
+    wait, so they are rendered without the request's context and kept.
+    """
+    return render_to_string(template, {"retry_after": retry_after})
 
 
 def _as_json(request: HttpRequest, as_json: bool | None) -> bool:
@@ -29,7 +42,7 @@ def _respond(
             {"error": error, "retry_after": retry_after}, status=status
         )
     else:
-        body = render_to_string(template, {"retry_after": retry_after}, request=request)
+        body = _refusal_page(template, retry_after, get_language())
         response = HttpResponse(body, status=status)
     response["Retry-After"] = str(retry_after)
     response["Cache-Control"] = "no-store"

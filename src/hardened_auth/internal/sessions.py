@@ -20,6 +20,7 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 from hardened_auth.client_ip import get_client_ip
 from hardened_auth.conf import app_settings
 from hardened_auth.internal import audit
+from hardened_auth.internal.user_agents import device_label
 from hardened_auth.models import UserSession
 
 logger = logging.getLogger(__name__)
@@ -47,7 +48,10 @@ def fingerprint(request: HttpRequest) -> str:
 
 
 def _device_label(request: HttpRequest) -> str:
-    return str(request.headers.get("User-Agent", ""))[:120]
+    return device_label(
+        str(request.META.get("HTTP_USER_AGENT", "")),
+        str(request.META.get("HTTP_SEC_CH_UA_PLATFORM", "")),
+    )
 
 
 def start(request: HttpRequest, user: AbstractBaseUser) -> None:

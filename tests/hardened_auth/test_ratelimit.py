@@ -1,5 +1,6 @@
 import json
 import logging
+import os
 import re
 import threading
 import uuid
@@ -251,16 +252,15 @@ def test_concurrent_attempts_never_exceed_the_limit():
 
 
 @pytest.mark.redis
-@override_settings(
-    CACHES={
+def test_limit_is_shared_through_redis(settings):
+    """The limiter counts in the Redis server that REDIS_URL names."""
+    settings.CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": "redis://127.0.0.1:6379/0",
+            "LOCATION": os.environ["REDIS_URL"],
             "KEY_PREFIX": f"rl-{uuid.uuid4().hex}",
         }
     }
-)
-def test_limit_is_shared_through_redis():
     ip = _ip()
     for _ in range(4):
         assert _login(ip, _name()).status_code == 200

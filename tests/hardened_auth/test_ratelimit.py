@@ -391,12 +391,13 @@ def test_signup_is_limited_per_submitted_email_across_ips(settings, hash_calls):
     assert other.status_code != 429
 
 
-def _token_pair(user) -> dict:
+def _token_pair(user) -> dict[str, str]:
     response = _anonymous(_ip()).post(
         "/auth/token/", {"login": user.email, "password": DEFAULT_PASSWORD}
     )
     assert response.status_code == 200, response.content
-    return json.loads(response.content)
+    pair: dict[str, str] = json.loads(response.content)
+    return pair
 
 
 def test_refresh_is_limited_per_token_family_across_ips(settings, caplog):

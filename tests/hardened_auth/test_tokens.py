@@ -283,7 +283,7 @@ def test_password_reset_revokes_every_token_family_and_ends_sessions(caplog):
     )
     [message] = mail.outbox
     link = re.search(
-        r"https?://[^/\s]+(/accounts/password/reset/key/\S+)", message.body
+        r"https?://[^/\s]+(/accounts/password/reset/key/\S+)", str(message.body)
     )
     assert link is not None
     form_url = visitor.get(link.group(1))["Location"]

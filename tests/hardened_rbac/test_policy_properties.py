@@ -1,24 +1,31 @@
 """Property tests: the per-object check and the queryset filter agree.
 
-Hypothesis builds small worlds of two tenants, users, memberships, roles and
-grants, follows, groups, posts and conversations, then asks every declared
-policy for every user (and an anonymous visitor) in every tenant.
+Hypothesis builds small worlds of two tenants (either may be inactive),
+users (some inactive), active and inactive memberships, tenant-owned and
+site-wide roles with varied permissions, grants that never expire, have
+expired or expire later, follows, groups, posts and conversations, then asks
+every declared policy for every user (and an anonymous visitor) in every
+tenant. The permissions each user holds in each tenant are also checked
+against an account kept apart from the database.
 
 Each world costs dozens of queries, so CI builds a small number of them;
 ``HYPOTHESIS_POLICY_EXAMPLES=1000`` searches longer.
 """
 
 import os
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import AnonymousUser, Group, Permission
 from django.db import transaction
+from django.utils import timezone
 from guardian.shortcuts import assign_perm
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hardened_rbac import policies
-from hardened_rbac.internal.grants import forget
+from hardened_rbac.exceptions import GrantTenantMismatch
+from hardened_rbac.internal.grants import forget, permissions_in
 from hardened_rbac.models import Grant, Membership, Role
 from hardened_rbac.tenancy import unscoped, use_tenant
 from tests.factories import TenantFactory, UserFactory
@@ -39,13 +46,32 @@ pytestmark = pytest.mark.django_db
 
 USERS = 4
 TENANTS = 2
+ROLES = 4
 user_ix = st.integers(0, USERS - 1)
 tenant_ix = st.integers(0, TENANTS - 1)
+role_ix = st.integers(0, ROLES - 1)
+
+# The first two are asked by HasPermission rules; the others only fill roles.
+CODENAMES = ["delete_feedpost", "change_project", "view_document", "add_label"]
+EXPIRIES = [None, timedelta(hours=-1), timedelta(hours=1)]
 
 world = st.fixed_dictionaries(
     {
+        "inactive_tenants": st.frozensets(tenant_ix, max_size=1),
+        "inactive_users": st.frozensets(user_ix, max_size=1),
         "members": st.lists(st.tuples(user_ix, tenant_ix, st.booleans()), max_size=8),
-        "grants": st.lists(st.tuples(user_ix, tenant_ix), max_size=3),
+        "roles": st.lists(
+            st.tuples(
+                st.none() | tenant_ix,
+                st.frozensets(st.sampled_from(CODENAMES), max_size=3),
+            ),
+            min_size=1,
+            max_size=ROLES,
+        ),
+        "grants": st.lists(
+            st.tuples(user_ix, tenant_ix, role_ix, st.sampled_from(EXPIRIES)),
+            max_size=5,
+        ),
         "follows": st.lists(st.tuples(tenant_ix, user_ix, user_ix), max_size=6),
         "posts": st.lists(
             st.tuples(tenant_ix, user_ix, st.sampled_from(FeedPost.VISIBILITIES)),
@@ -87,21 +113,77 @@ CHECKED = [
 ]
 
 
-def _build(spec, users, tenants):
-    role = Role.objects.create(name="moderators")
-    role.permissions.add(
-        Permission.objects.get(codename="delete_feedpost"),
-        Permission.objects.get(codename="change_project"),
-    )
-    for u, t, active in spec["members"]:
-        Membership.objects.update_or_create(
-            user=users[u], tenant=tenants[t], defaults={"is_active": active}
+def _build_access(spec, users, tenants):
+    """Store the users, tenants, memberships, roles and grants of ``spec``.
+
+    A grant of one tenant's role on another tenant's membership must be
+    refused. Returns the permissions each (user, tenant) pair should hold,
+    worked out from ``spec`` alone.
+    """
+    for t in spec["inactive_tenants"]:
+        tenants[t].is_active = False
+        tenants[t].save(update_fields=["is_active"])
+    for u in spec["inactive_users"]:
+        users[u].is_active = False
+        users[u].save(update_fields=["is_active"])
+    roles = []
+    for r, (t, codenames) in enumerate(spec["roles"]):
+        role = Role.objects.create(
+            name=f"role-{r}", tenant=None if t is None else tenants[t]
         )
-    for u, t in spec["grants"]:
+        role.permissions.add(
+            *Permission.objects.filter(
+                content_type__app_label="rbac_testapp", codename__in=codenames
+            )
+        )
+        roles.append(role)
+
+    active: dict[tuple[int, int], bool] = {}
+    for u, t, is_active in spec["members"]:
+        Membership.objects.update_or_create(
+            user=users[u], tenant=tenants[t], defaults={"is_active": is_active}
+        )
+        active[u, t] = is_active
+    lasting: dict[tuple[int, int, int], bool] = {}
+    now = timezone.now()
+    for u, t, r, expiry in spec["grants"]:
         membership, _ = Membership.objects.get_or_create(
             user=users[u], tenant=tenants[t]
         )
-        Grant.objects.get_or_create(membership=membership, role=role)
+        active.setdefault((u, t), True)
+        r %= len(roles)
+        expires_at = None if expiry is None else now + expiry
+        if spec["roles"][r][0] not in (None, t):
+            with pytest.raises(GrantTenantMismatch):
+                Grant.objects.update_or_create(
+                    membership=membership,
+                    role=roles[r],
+                    defaults={"expires_at": expires_at},
+                )
+            continue
+        Grant.objects.update_or_create(
+            membership=membership, role=roles[r], defaults={"expires_at": expires_at}
+        )
+        lasting[u, t, r] = expiry is None or expiry > timedelta(0)
+
+    held: dict[tuple[int, int], set[str]] = {}
+    for u in range(USERS):
+        for t in range(TENANTS):
+            counts = (
+                u not in spec["inactive_users"]
+                and t not in spec["inactive_tenants"]
+                and active.get((u, t), False)
+            )
+            held[u, t] = {
+                f"rbac_testapp.{codename}"
+                for (gu, gt, r), unexpired in lasting.items()
+                if counts and unexpired and (gu, gt) == (u, t)
+                for codename in spec["roles"][r][1]
+            }
+    return held
+
+
+def _build(spec, users, tenants):
     groups = []
     for t in spec["groups"]:
         with use_tenant(tenants[t]):
@@ -168,15 +250,17 @@ def test_object_check_and_queryset_filter_agree_and_stay_in_tenant(spec):
     with transaction.atomic():
         users = [UserFactory() for _ in range(USERS)]
         tenants = [TenantFactory() for _ in range(TENANTS)]
+        held = _build_access(spec, users, tenants)
         _build(spec, users, tenants)
         with unscoped(reason="property test"):
             everything = {model: list(model.objects.all()) for _, model in CHECKED}
-        for tenant in tenants:
+        for t, tenant in enumerate(tenants):
             with use_tenant(tenant):
                 viewers: list = [*users, AnonymousUser()]
-                for user in viewers:
+                for u, user in enumerate(viewers):
                     if user.is_authenticated:
                         forget(user)
+                        assert permissions_in(user, tenant) == held[u, t], (u, t)
                     for action, model in CHECKED:
                         listed = policies.allowed(user, action, model)
                         listed_ids = set(listed.values_list("pk", flat=True))

@@ -1,4 +1,10 @@
-"""JSON endpoints that create charges and refunds."""
+"""JSON endpoints that create charges, refunds and payouts.
+
+Any active member of a tenant may charge in it and may pay out, or redirect,
+only their own seller balance. A refund returns the tenant's money on any of
+its payments, so it also needs ``REFUND_PERMISSION`` from a role granted in
+that tenant; a member without it gets the answer a missing payment gets.
+"""
 
 import logging
 import re
@@ -20,7 +26,7 @@ from hardened_payments.exceptions import (
     TransferConflict,
 )
 from hardened_payments.idempotency import get_idempotency_key, idempotent
-from hardened_payments.internal import flows, payouts
+from hardened_payments.internal import audit, flows, payouts
 from hardened_payments.internal.requests import (
     BadRequest,
     json_body,
@@ -31,12 +37,23 @@ from hardened_payments.models import Payment
 from hardened_payments.providers import get_provider
 from hardened_rbac.decorators import policy_exempt
 from hardened_rbac.models import Membership, Tenant
+from hardened_rbac.roles import has_tenant_perm
 
 logger = logging.getLogger(__name__)
 
 CONNECTED_ACCOUNT = re.compile(r"^acct_[A-Za-z0-9]{1,64}$")
 REUSED_KEY = "The key was already used for another refund."
+REFUND_PERMISSION = "hardened_payments.add_refund"
+NO_PAYMENT = "No such payment."
 MEMBERS_ONLY = "The view finds the tenant through the user's active membership."
+OWN_BALANCE_ONLY = (
+    "The view finds the tenant through the user's active membership and acts"
+    " only on the user's own seller balance."
+)
+REFUNDERS_ONLY = (
+    "The view finds the tenant through the user's active membership and asks"
+    " the roles granted there for hardened_payments.add_refund."
+)
 
 
 def _tenant_for(request: HttpRequest, slug: str) -> Tenant:
@@ -107,7 +124,28 @@ def create_charge(request: HttpRequest, tenant_slug: str) -> HttpResponse:
     return JsonResponse(_payment_json(payment, result.client_secret), status=status)
 
 
-@policy_exempt(MEMBERS_ONLY)
+def _require_refunder(request: HttpRequest, tenant: Tenant, payment_id: int) -> None:
+    """Refuse a member whose roles in ``tenant`` do not allow refunds.
+
+    The refusal is the 404 a missing payment gets, raised before the payment
+    is looked up, so it says nothing about which payments exist.
+    """
+    if has_tenant_perm(request.user, REFUND_PERMISSION, tenant):
+        return
+    audit.emit(
+        "authz_fail",
+        outcome="denied",
+        request=request,
+        tenant=tenant.pk,
+        target=f"payment:{payment_id}",
+        action="refund",
+        permission=REFUND_PERMISSION,
+        idempotency_key=get_idempotency_key(request),
+    )
+    raise Http404(NO_PAYMENT)
+
+
+@policy_exempt(REFUNDERS_ONLY)
 @require_POST
 @idempotent
 def create_refund(
@@ -115,9 +153,10 @@ def create_refund(
 ) -> HttpResponse:
     """Refund part or all of a captured payment; large ones need step-up."""
     tenant = _tenant_for(request, tenant_slug)
+    _require_refunder(request, tenant, payment_id)
     payment = Payment.objects.filter(tenant=tenant, pk=payment_id).first()
     if payment is None:
-        raise Http404("No such payment.")
+        raise Http404(NO_PAYMENT)
     try:
         amount = money_from(json_body(request), payment.currency)
     except BadRequest as exc:
@@ -150,7 +189,7 @@ def create_refund(
     )
 
 
-@policy_exempt(MEMBERS_ONLY)
+@policy_exempt(OWN_BALANCE_ONLY)
 @require_POST
 @step_up_required()
 @idempotent
@@ -185,7 +224,7 @@ def create_payout(request: HttpRequest, tenant_slug: str) -> HttpResponse:
     )
 
 
-@policy_exempt(MEMBERS_ONLY)
+@policy_exempt(OWN_BALANCE_ONLY)
 @require_POST
 @step_up_required()
 def set_payout_destination(request: HttpRequest, tenant_slug: str) -> HttpResponse:

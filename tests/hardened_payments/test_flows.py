@@ -14,9 +14,16 @@ from hardened_payments.exceptions import (
     TransferConflict,
 )
 from hardened_payments.internal import flows
-from hardened_payments.models import IdempotencyKey, LedgerTransfer, Payment, Refund
+from hardened_payments.models import (
+    IdempotencyKey,
+    LedgerEntry,
+    LedgerTransfer,
+    Payment,
+    Refund,
+)
 from hardened_payments.money import Money
 from hardened_payments.providers import ProviderPayment, ProviderRefund
+from hardened_rbac.models import Grant, Role
 from tests.factories import MembershipFactory, TenantFactory, UserFactory
 from tests.hardened_payments.test_idempotency import forwarded_key
 
@@ -73,6 +80,28 @@ def captured_payment(tenant, user, amount=1000, provider_id="pi_1"):
 @pytest.fixture
 def member(tenant):
     return MembershipFactory(tenant=tenant)
+
+
+def grant_refunds(membership, role_tenant=None, **grant):
+    """Grant ``membership`` a role holding ``hardened_payments.add_refund``."""
+    from django.contrib.auth.models import Permission
+
+    role = Role.objects.create(
+        tenant=role_tenant or membership.tenant, name=f"refunds {membership.pk}"
+    )
+    role.permissions.add(
+        Permission.objects.get(
+            content_type__app_label="hardened_payments", codename="add_refund"
+        )
+    )
+    Grant.objects.create(membership=membership, role=role, **grant)
+
+
+@pytest.fixture
+def refunder(member):
+    """A member whose role in the tenant allows refunds."""
+    grant_refunds(member)
+    return member
 
 
 def test_a_captured_payment_reaches_the_tenants_funds(tenant, member):
@@ -176,11 +205,11 @@ def test_cumulative_refunds_never_exceed_the_capture(db, captured, attempts):
 
 
 def test_refund_endpoint_forwards_its_key_to_stripe(
-    client, tenant, member, stripe_standin
+    client, tenant, refunder, stripe_standin
 ):
     """Uses the local Stripe stand-in server in place of Stripe's API."""
-    client.force_login(member.user)
-    payment = captured_payment(tenant, member.user)
+    client.force_login(refunder.user)
+    payment = captured_payment(tenant, refunder.user)
     url = reverse("hardened_payments:refund", args=[tenant.slug, payment.pk])
 
     def post(amount, key):
@@ -203,8 +232,8 @@ def test_refund_endpoint_forwards_its_key_to_stripe(
 
     calls = stripe_standin.created("/v1/refunds")
     assert [c["idempotency_key"] for c in calls] == [
-        forwarded_key(member.user, "refund-a", url, {"amount": 400}),
-        forwarded_key(member.user, "refund-b", url, {"amount": 600}),
+        forwarded_key(refunder.user, "refund-a", url, {"amount": 400}),
+        forwarded_key(refunder.user, "refund-b", url, {"amount": 600}),
     ]
     assert [c["form"]["amount"] for c in calls] == ["400", "600"]
     assert [c["idempotency_key"] for c in calls] == list(
@@ -215,16 +244,17 @@ def test_refund_endpoint_forwards_its_key_to_stripe(
 
 
 def test_two_users_with_one_key_each_get_their_own_refund(
-    client, tenant, member, stripe_standin
+    client, tenant, refunder, stripe_standin
 ):
     """Uses the local Stripe stand-in server, which replays keys like Stripe."""
     from django.test import Client
 
     other = MembershipFactory(tenant=tenant)
-    payment = captured_payment(tenant, member.user)
+    grant_refunds(other)
+    payment = captured_payment(tenant, refunder.user)
     url = reverse("hardened_payments:refund", args=[tenant.slug, payment.pk])
     answers = []
-    for user in (member.user, other.user):
+    for user in (refunder.user, other.user):
         user_client = Client()
         user_client.force_login(user)
         answers.append(
@@ -261,12 +291,12 @@ def test_a_key_that_already_refunded_returns_that_refund(tenant, member):
     assert payment.amount_refunded == 300
 
 
-def test_refund_endpoint_hides_other_tenants_payments(client, member, stripe_standin):
+def test_refund_endpoint_hides_other_tenants_payments(client, refunder, stripe_standin):
     """Uses the local Stripe stand-in server in place of Stripe's API."""
     other = TenantFactory()
     payment = captured_payment(other, UserFactory())
-    client.force_login(member.user)
-    for slug in [member.tenant.slug, other.slug]:
+    client.force_login(refunder.user)
+    for slug in [refunder.tenant.slug, other.slug]:
         response = client.post(
             reverse("hardened_payments:refund", args=[slug, payment.pk]),
             data=json.dumps({"amount": 1}),
@@ -275,6 +305,143 @@ def test_refund_endpoint_hides_other_tenants_payments(client, member, stripe_sta
         )
         assert response.status_code == 404
     assert stripe_standin.requests == []
+
+
+def refund_state(payment):
+    """Everything a refund could change, to compare before and after."""
+    payment.refresh_from_db()
+    return (
+        payment.amount_refunded,
+        list(Refund.objects.values()),
+        list(LedgerTransfer.objects.values()),
+        list(LedgerEntry.objects.values()),
+        list(IdempotencyKey.objects.values()),
+    )
+
+
+def post_refund(client, tenant, payment_id, amount=100, key="refund-1"):
+    return client.post(
+        reverse("hardened_payments:refund", args=[tenant.slug, payment_id]),
+        data=json.dumps({"amount": amount}),
+        content_type="application/json",
+        HTTP_ACCEPT="application/json",
+        HTTP_IDEMPOTENCY_KEY=key,
+    )
+
+
+def test_a_member_without_the_refund_permission_gets_the_missing_answer(
+    client, tenant, member, stripe_standin, audit_log
+):
+    """Uses the local Stripe stand-in server in place of Stripe's API."""
+    from django.test import Client
+
+    payment = captured_payment(tenant, member.user)
+    client.force_login(member.user)
+    _verify_second_factor(client, member.user)
+    allowed = MembershipFactory(tenant=tenant)
+    grant_refunds(allowed)
+    allowed_client = Client()
+    allowed_client.force_login(allowed.user)
+    before = refund_state(payment)
+
+    refused = post_refund(client, tenant, payment.pk)
+    refused_missing = post_refund(client, tenant, payment.pk + 1000)
+    missing = post_refund(allowed_client, tenant, payment.pk + 1000)
+
+    assert refused.status_code == refused_missing.status_code == 404
+    assert missing.status_code == 404
+    assert refused.content == refused_missing.content == missing.content
+    assert refund_state(payment) == before
+    assert stripe_standin.requests == []
+    denials = audit_log("authz_fail")
+    assert [d["target"] for d in denials] == [
+        f"payment:{payment.pk}",
+        f"payment:{payment.pk + 1000}",
+    ]
+    assert denials[0] == {
+        "event": "authz_fail",
+        "actor": member.user.pk,
+        "tenant": tenant.pk,
+        "target": f"payment:{payment.pk}",
+        "outcome": "denied",
+        "ip": "127.0.0.1",
+        "action": "refund",
+        "permission": "hardened_payments.add_refund",
+        "idempotency_key": forwarded_key(
+            member.user,
+            "refund-1",
+            reverse("hardened_payments:refund", args=[tenant.slug, payment.pk]),
+            {"amount": 100},
+        ),
+    }
+    assert audit_log("refund_created") == []
+
+
+def test_the_refund_permission_lets_the_same_request_through(
+    client, tenant, member, stripe_standin, audit_log
+):
+    """Uses the local Stripe stand-in server in place of Stripe's API."""
+    payment = captured_payment(tenant, member.user)
+    client.force_login(member.user)
+    assert post_refund(client, tenant, payment.pk).status_code == 404
+
+    grant_refunds(member)
+    allowed = post_refund(client, tenant, payment.pk)
+
+    assert allowed.status_code == 201
+    assert allowed.json()["amount"] == 100
+    assert len(stripe_standin.created("/v1/refunds")) == 1
+    payment.refresh_from_db()
+    assert payment.amount_refunded == 100
+    assert len(audit_log("authz_fail")) == 1
+    assert len(audit_log("refund_created")) == 1
+
+
+@pytest.mark.parametrize(
+    "holder",
+    ["role_of_another_tenant", "expired_grant", "site_permission", "superuser"],
+)
+def test_only_a_current_grant_in_the_tenant_allows_refunds(
+    client, tenant, member, stripe_standin, holder
+):
+    """Uses the local Stripe stand-in server in place of Stripe's API."""
+    from datetime import timedelta
+
+    from django.contrib.auth.models import Permission
+    from django.utils import timezone
+
+    user = member.user
+    if holder == "role_of_another_tenant":
+        grant_refunds(MembershipFactory(user=user))
+    elif holder == "expired_grant":
+        grant_refunds(member, expires_at=timezone.now() - timedelta(seconds=1))
+    elif holder == "site_permission":
+        user.user_permissions.add(
+            Permission.objects.get(
+                content_type__app_label="hardened_payments", codename="add_refund"
+            )
+        )
+    else:
+        user.is_superuser = True
+        user.save(update_fields=["is_superuser"])
+    payment = captured_payment(tenant, user)
+    client.force_login(user)
+    before = refund_state(payment)
+
+    assert post_refund(client, tenant, payment.pk).status_code == 404
+    assert refund_state(payment) == before
+    assert stripe_standin.requests == []
+
+
+def test_a_refunder_who_left_the_tenant_gets_404(client, tenant, refunder):
+    payment = captured_payment(tenant, refunder.user)
+    refunder.is_active = False
+    refunder.save(update_fields=["is_active"])
+    client.force_login(refunder.user)
+    before = refund_state(payment)
+
+    assert post_refund(client, tenant, payment.pk).status_code == 404
+    assert refund_state(payment) == before
 
 
 def test_a_3ds_payment_answers_202_with_the_client_secret(
@@ -321,13 +488,13 @@ def _verify_second_factor(client, user):
     [("USD", 10000, False), ("USD", 10001, True), ("JPY", 1, True)],
 )
 def test_large_refunds_need_a_recent_second_factor(
-    client, tenant, member, stripe_standin, currency, amount, needs_step_up
+    client, tenant, refunder, stripe_standin, currency, amount, needs_step_up
 ):
     """Uses the local Stripe stand-in server in place of Stripe's API."""
-    client.force_login(member.user)
+    client.force_login(refunder.user)
     payment = flows.record_payment(
         tenant,
-        member.user,
+        refunder.user,
         ProviderPayment(id="pi_big", status="succeeded", amount=Money(50000, currency)),
         idempotency_key="k",
     )
@@ -351,14 +518,14 @@ def test_large_refunds_need_a_recent_second_factor(
     assert stripe_standin.requests == []
     assert Refund.objects.count() == 0
 
-    _verify_second_factor(client, member.user)
+    _verify_second_factor(client, refunder.user)
     second = post()
     assert second.status_code == 201
     assert len(stripe_standin.created("/v1/refunds")) == 1
 
 
 def test_a_transfer_conflict_answers_422_and_frees_the_key(
-    client, tenant, member, stripe_standin, monkeypatch
+    client, tenant, refunder, stripe_standin, monkeypatch
 ):
     """Uses the local Stripe stand-in server in place of Stripe's API."""
 
@@ -366,8 +533,8 @@ def test_a_transfer_conflict_answers_422_and_frees_the_key(
         raise TransferConflict("The key already made a refund of another amount.")
 
     monkeypatch.setattr(flows, "refund", conflict)
-    client.force_login(member.user)
-    payment = captured_payment(tenant, member.user)
+    client.force_login(refunder.user)
+    payment = captured_payment(tenant, refunder.user)
     response = client.post(
         reverse("hardened_payments:refund", args=[tenant.slug, payment.pk]),
         data=json.dumps({"amount": 5}),

@@ -267,6 +267,27 @@ def test_a_payout_without_destination_is_refused(
     assert not IdempotencyKey.objects.exists()
 
 
+def test_another_member_reaches_only_their_own_balance_and_destination(
+    client, tenant, seller, stripe_standin
+):
+    """Uses the local Stripe stand-in server in place of Stripe's API."""
+    member = MembershipFactory(tenant=tenant).user
+    client.force_login(member)
+    _verify_second_factor(client, member)
+
+    assert set_destination(client, tenant, "acct_1Member").status_code == 200
+    response = request_payout(client, tenant, amount=3000)
+
+    assert response.status_code == 422
+    assert response.json()["error"] == "insufficient_funds"
+    assert list(PayoutDestination.objects.values_list("user_id", "account")) == [
+        (member.pk, "acct_1Member")
+    ]
+    assert not Payout.objects.exists()
+    assert balances(tenant, seller) == (5000, 0)
+    assert stripe_standin.requests == []
+
+
 def test_a_provider_outage_leaves_the_balance_untouched(
     seller_client, tenant, seller, stripe_standin
 ):

@@ -1,8 +1,8 @@
 """Friend requests: sent by address, accepted once through a signed link.
 
 Sending never tells the sender whether the address belongs to a member: the
-lookup, the checks and the answer are the same either way, and only a
-member of the current community with that verified address is asked.
+lookup, the checks, the work and the answer are the same either way, and
+only a member of the current community with that verified address is asked.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 from allauth.account.models import EmailAddress
 from django.contrib.auth import get_user_model
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
@@ -73,27 +73,48 @@ def accept_link(friend_request: FriendRequest) -> str:
     )
 
 
+def _mail(request: HttpRequest, friend_request: FriendRequest) -> EmailMessage:
+    """The mail that asks the recipient, with a signed accept link."""
+    link = request.build_absolute_uri(accept_link(friend_request))
+    minutes = max(1, rbac_settings.ACTION_LINK_MAX_AGE // 60)
+    return EmailMessage(
+        "A friend request",
+        f"{friend_request.sender.get_username()} would like to be your friend in "
+        f"{require_tenant().name}.\n\nAccept within {minutes} minutes: {link}\n",
+        None,
+        [friend_request.recipient.email],
+    )
+
+
+def _rehearse(request: HttpRequest, sender: Any) -> None:
+    """Make, sign and render a request to the sender, then undo it all."""
+    with transaction.atomic():
+        rehearsal = FriendRequest.objects.create(sender=sender, recipient=sender)
+        _mail(request, rehearsal).message()
+        transaction.set_rollback(True)
+
+
 def send_request(request: HttpRequest, address: str) -> None:
-    """Ask the member with ``address`` to be friends, if there is one."""
+    """Ask the member with ``address`` to be friends, if there is one.
+
+    Every address costs the same work. Where nobody is to be asked (no such
+    member, the sender, or a pair already linked) a request to the sender
+    is saved, its link signed and its mail rendered inside a savepoint that
+    is rolled back, and nothing is sent.
+    """
     sender = request.user
     recipient = member_with_address(address)
-    if recipient is None or recipient.pk == sender.pk:
-        return
+    if recipient is not None and recipient.pk == sender.pk:
+        recipient = None
     with transaction.atomic():
-        if _already_linked(sender, recipient):
+        linked = _already_linked(sender, recipient or sender)
+        if recipient is None or linked:
+            _rehearse(request, sender)
             return
         friend_request = FriendRequest.objects.create(
             sender=sender, recipient=recipient
         )
-    link = request.build_absolute_uri(accept_link(friend_request))
-    minutes = max(1, rbac_settings.ACTION_LINK_MAX_AGE // 60)
-    send_mail(
-        "A friend request",
-        f"{sender.get_username()} would like to be your friend in "
-        f"{require_tenant().name}.\n\nAccept within {minutes} minutes: {link}\n",
-        None,
-        [recipient.email],
-    )
+    _mail(request, friend_request).send()
     logger.info("friend request %s sent", friend_request.pk)
 
 

@@ -5,6 +5,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from social.internal.limits import seconds_until_windows_reset
 from social.models import Follow, FriendRequest
 
@@ -15,6 +17,9 @@ pytestmark = pytest.mark.django_db
 
 SEND = "/t/acme/social/friends/request/"
 CSRF_VALUE = re.compile(rb'name="csrfmiddlewaretoken" value="[^"]*"')
+STATEMENT = re.compile(
+    r'^(SELECT|INSERT|UPDATE|DELETE)\b.*?\b(?:FROM|INTO) "(\w+)"', re.S
+)
 
 
 def _link() -> str:
@@ -76,6 +81,32 @@ def test_the_answer_is_the_same_whether_or_not_the_address_exists(world, signed_
     assert len(answers) == 6
     assert len(set(answers)) == 1
     assert b"If a member of this community uses that address" in answers[0][4]
+    assert _requests(world) == [("carol", "alice", "pending")]
+    assert len(mail.outbox) == 1
+
+
+def _statements(client, email: str) -> list[tuple[str, str]]:
+    """The kind and table of each statement a send runs, savepoints aside."""
+    with CaptureQueriesContext(connection) as queries:
+        client.post(SEND, {"email": email})
+    found = (STATEMENT.match(query["sql"]) for query in queries.captured_queries)
+    return [(m.group(1), m.group(2)) for m in found if m is not None]
+
+
+def test_every_address_costs_the_same_statements(world, signed_in):
+    member(world.acme, "erin", verified=False)
+    client = signed_in(world.carol)
+    _statements(client, "first@example.com")  # the session's first request
+    asked = _statements(client, "alice@example.com")
+    assert ("INSERT", "social_friendrequest") in asked
+    for email in (
+        "alice@example.com",
+        "nobody@example.com",
+        "bob@example.com",
+        "erin@example.com",
+        "carol@example.com",
+    ):
+        assert _statements(client, email) == asked, email
     assert _requests(world) == [("carol", "alice", "pending")]
     assert len(mail.outbox) == 1
 

@@ -9,7 +9,9 @@ from allauth.account.models import EmailAddress
 from django.contrib.auth import get_user_model
 from django.core import mail
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from hardened_auth.adapter import AccountAdapter
 from hardened_auth.hashers import HardenedArgon2PasswordHasher
@@ -22,6 +24,7 @@ NEW_PASSWORD = "a brand new passphrase 4 signup"
 CSRF = re.compile(rb'name="csrfmiddlewaretoken" value="[^"]+"|"csrfToken": "[^"]+"')
 VARIABLE_HEADERS = {"Set-Cookie", "Expires", "Date"}
 EMAIL = re.compile(rb"[0-9a-f]{10}@example\.com")
+INSERT = re.compile(r'^INSERT INTO "(\w+)"')
 
 
 @pytest.fixture
@@ -134,6 +137,26 @@ def test_signup_with_taken_email_mails_the_owner():
     )
     assert [m.to for m in mail.outbox] == [[user.email]]
     assert NEW_PASSWORD not in mail.outbox[0].body
+
+
+def _signup_inserts(email: str) -> list[str]:
+    data = {"email": email, "password1": NEW_PASSWORD, "password2": NEW_PASSWORD}
+    with CaptureQueriesContext(connection) as queries:
+        _client().post("/accounts/signup/", data)
+    found = (INSERT.match(query["sql"]) for query in queries.captured_queries)
+    return [m.group(1) for m in found if m is not None]
+
+
+def test_signup_with_taken_email_rehearses_a_new_signup_and_keeps_nothing():
+    user = _verified_user()
+    new = _signup_inserts(_missing_email())
+    users, addresses = get_user_model().objects.count(), EmailAddress.objects.count()
+    mail.outbox.clear()
+    assert _signup_inserts(user.email) == new
+    assert new == ["auth_user", "account_emailaddress", "django_session"]
+    assert get_user_model().objects.count() == users
+    assert EmailAddress.objects.count() == addresses
+    assert [m.to for m in mail.outbox] == [[user.email]]
 
 
 def test_full_width_spelling_of_taken_email_does_not_create_a_second_account():

@@ -8,11 +8,11 @@ side into a cheaper refusal. The two sides run in pairs, in random order
 within each pair, so a burst of load from another process lands on both.
 
 A flow is told apart when both tests agree: the median ratio of the paired
-times leaves a band around 1, and a sign test over the pairs says one side
-is faster far more often than chance allows. Load can skew a few pairs but
-not both statistics at once; a flow that skips the password hash for one
-side is several times faster on that side in nearly every pair and fails
-both.
+times leaves a band of a quarter either side of 1, and a sign test over the
+pairs says one side is faster far more often than chance allows. Load can
+skew a few pairs but not both statistics at once; a side that is half as
+slow again in most pairs fails both, and a flow that skips the password
+hash for one side, several times faster in nearly every pair, fails by far.
 """
 
 from __future__ import annotations
@@ -25,7 +25,11 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from django.core import mail
+from social.models import FriendRequest
 
+from hardened_rbac.tenancy import use_tenant
+from tests.factories import MembershipFactory, TenantFactory
 from tests.hardened_auth.test_enumeration import (
     NEW_PASSWORD,
     _client,
@@ -37,7 +41,7 @@ PAIRS = 24
 WARMUP = 2
 # The band for the median of existing / missing times, and the two-sided
 # probability below which the sign test calls the split of pairs skewed.
-RATIO_BAND = 1.6
+RATIO_BAND = 1.25
 SIGN_TEST_ALPHA = 0.002
 
 Attempt = Callable[[], Any]
@@ -112,6 +116,19 @@ def test_a_flow_that_skips_work_for_one_side_is_told_apart():
     assert_indistinguishable(slow, slow)
 
 
+def test_a_side_half_as_slow_again_is_told_apart():
+    def slower() -> None:
+        time.sleep(0.015)
+
+    def slow() -> None:
+        time.sleep(0.01)
+
+    with pytest.raises(AssertionError, match="existing faster in 0 of 24"):
+        assert_indistinguishable(slower, slow)
+    with pytest.raises(AssertionError, match="existing faster in 24 of 24"):
+        assert_indistinguishable(slow, slower)
+
+
 @pytest.mark.django_db
 def test_login_takes_as_long_for_a_missing_account():
     taken = fresh_addresses(PAIRS + WARMUP)
@@ -158,3 +175,31 @@ def test_email_change_takes_as_long_for_a_taken_address():
         )
 
     assert_indistinguishable(change(lambda: next(taken)), change(_missing_email))
+
+
+@pytest.mark.django_db
+def test_a_friend_request_takes_as_long_for_a_missing_address(settings):
+    settings.HARDENED_RBAC_FRIEND_REQUEST_LIMITS = {
+        "sender": (10_000, 3600),
+        "ip": (10_000, 3600),
+    }
+    tenant = TenantFactory(slug="timing", name="Timing")
+
+    def joined() -> Any:
+        user = _verified_user()
+        MembershipFactory(tenant=tenant, user=user)
+        return user
+
+    members = iter([joined().email for _ in range(PAIRS + WARMUP)])
+    client = _client()
+    client.force_login(joined())
+
+    def send(email: Callable[[], str]) -> Attempt:
+        return lambda: client.post(
+            "/t/timing/social/friends/request/", {"email": email()}
+        )
+
+    assert_indistinguishable(send(lambda: next(members)), send(_missing_email))
+    with use_tenant(tenant):
+        assert FriendRequest.objects.count() == PAIRS + WARMUP
+    assert len(mail.outbox) == PAIRS + WARMUP

@@ -53,12 +53,14 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "hardened_rbac.middleware.TenantMiddleware",
-    "hardened_rbac.middleware.PolicyRequiredMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    # Sessions are checked before the tenant is resolved, so a deprovisioned
+    # user's next request ends their session whatever page it asks for.
     "hardened_auth.middleware.SessionBindingMiddleware",
     "hardened_auth.middleware.RateLimitMiddleware",
     "hardened_auth.middleware.SecondFactorMiddleware",
+    "hardened_rbac.middleware.TenantMiddleware",
+    "hardened_rbac.middleware.PolicyRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",

@@ -95,6 +95,14 @@ def _submit(page: Any, selector: str) -> Any:
     return navigation.value
 
 
+def _site_session(page: Any) -> str | None:
+    """The site's own session cookie, not the provider's under ``/idp/``."""
+    for cookie in page.context.cookies():
+        if cookie["name"] == "sessionid" and cookie["path"] == "/":
+            return str(cookie["value"])
+    return None
+
+
 def _signed_in_as(page: Any) -> str | None:
     nav = page.locator("#nav strong")
     return str(nav.inner_text()) if nav.count() else None
@@ -232,11 +240,13 @@ def test_sso_sign_in_maps_roles_and_scim_deprovisioning_signs_out(
     )
     assert deleted.status_code == 204
     assert not UserSession.objects.filter(user_id=account.pk).exists()
-    page.reload()
+    signed_in_cookie = _site_session(page)
+    assert page.goto(base + FEED).status == 404
+    assert _site_session(page) != signed_in_cookie
+    page.goto(base + "/")
     assert _signed_in_as(page) is None
     assert page.locator("#nav a", has_text="Sign in").count() == 1
     _shot(screenshot, "deprovisioned-signed-out")
-    assert page.goto(base + FEED).status == 404
 
     page.goto(base + "/accounts/login/")
     _submit(page, "a[title='Initech SSO']")

@@ -46,6 +46,11 @@ SIGN_TEST_ALPHA = 0.002
 
 Attempt = Callable[[], Any]
 
+# A load spike can still flip a pair or two in the self-tests below; what
+# they pin is a split far past what the sign test lets through.
+MOSTLY_SLOWER = r"existing faster in [0-2] of 24"
+MOSTLY_FASTER = r"existing faster in 2[2-4] of 24"
+
 
 @pytest.fixture(autouse=True)
 def no_limits(settings):
@@ -109,9 +114,9 @@ def test_a_flow_that_skips_work_for_one_side_is_told_apart():
     def fast() -> None:
         time.sleep(0.002)
 
-    with pytest.raises(AssertionError, match="existing faster in 24 of 24"):
+    with pytest.raises(AssertionError, match=MOSTLY_FASTER):
         assert_indistinguishable(fast, slow)
-    with pytest.raises(AssertionError, match="existing faster in 0 of 24"):
+    with pytest.raises(AssertionError, match=MOSTLY_SLOWER):
         assert_indistinguishable(slow, fast)
     assert_indistinguishable(slow, slow)
 
@@ -123,9 +128,9 @@ def test_a_side_half_as_slow_again_is_told_apart():
     def slow() -> None:
         time.sleep(0.01)
 
-    with pytest.raises(AssertionError, match="existing faster in 0 of 24"):
+    with pytest.raises(AssertionError, match=MOSTLY_SLOWER):
         assert_indistinguishable(slower, slow)
-    with pytest.raises(AssertionError, match="existing faster in 24 of 24"):
+    with pytest.raises(AssertionError, match=MOSTLY_FASTER):
         assert_indistinguishable(slow, slower)
 
 

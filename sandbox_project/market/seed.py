@@ -44,8 +44,8 @@ def seed(tenants: dict[str, Tenant], users: dict[str, Any], stdout: TextIO) -> N
     stdout.write("  Sign in as alice and buy at http://127.0.0.1:8000/t/acme/market/;")
     stdout.write("  sign in as carol to see the sale and her ledger balance at")
     stdout.write("  /t/acme/market/balance/, refund part of it from the order page,")
-    stdout.write("  and pay out (add a second factor under Devices first: payouts")
-    stdout.write("  ask for a fresh one).")
+    stdout.write("  and pay out (payouts ask for a fresh code from carol's")
+    stdout.write("  authenticator app, printed above).")
     if provider.is_active():
         stdout.write("  No Stripe keys are set, so the sandbox plays Stripe: its pages")
         stdout.write("  send signed events to /payments/webhooks/stripe/.")

@@ -4,7 +4,8 @@ Passkeys are made by Chromium's virtual WebAuthn authenticator (driven over
 the DevTools protocol), so the browser runs the real ceremonies against the
 live server. The relying party is ``localhost``, the live server's host.
 Emails are read from Django's local-memory outbox, which the live server
-shares with the test.
+shares with the test; a password reset is followed from its mail the same
+way.
 """
 
 import base64
@@ -16,13 +17,22 @@ from typing import Any
 
 import pytest
 from allauth.account.models import EmailAddress
+from django.contrib.sessions.backends.db import SessionStore
 from django.core import mail
 from django_otp.oath import totp
+from django_otp_webauthn.models import WebAuthnCredential
 from playwright.sync_api import expect
 
 from demo import seed_auth
+from hardened_auth import stepup
 from hardened_auth.models import TOTP_STEP_SECONDS, RecoveryCodeDevice, TOTPDevice
-from tests.factories import DEFAULT_PASSWORD, UserFactory
+from hardened_payments.models import PayoutDestination
+from tests.factories import (
+    DEFAULT_PASSWORD,
+    MembershipFactory,
+    TenantFactory,
+    UserFactory,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -157,8 +167,6 @@ def test_sign_up_verify_email_add_a_passkey_and_sign_in_with_it_alone(
     screenshot("auth-passkey-registered")
     page.reload()
     screenshot("auth-devices-with-passkey")
-    from django_otp_webauthn.models import WebAuthnCredential
-
     assert WebAuthnCredential.objects.filter(user__email=email).count() == 1
 
     _sign_out(page, base)
@@ -341,3 +349,117 @@ def test_seeded_superuser_reaches_the_admin_after_a_code(
     assert page.url == base + "/admin/"
     assert "second factor required" in page.locator("#site-name").inner_text()
     screenshot("auth-admin-after-second-factor")
+
+
+def test_reset_a_forgotten_password_and_end_the_other_session(
+    live_server: Any, browser: Any, page: Any, screenshot: Callable[[str], Any]
+) -> None:
+    base = live_server.url
+    email = "uma@example.com"
+    _verified_user(email)
+    other = browser.new_context()
+    try:
+        elsewhere = _sign_in(other.new_page(), base, email, DEFAULT_PASSWORD)
+        assert _signed_in_as(elsewhere, email)
+
+        page.goto(base + "/accounts/password/reset/")
+        screenshot("auth-password-reset")
+        page.fill("input[name=email]", email)
+        with page.expect_navigation():
+            page.click("form button[type=submit]")
+        assert page.url == base + "/accounts/password/reset/done/"
+        screenshot("auth-password-reset-sent")
+
+        [message] = [m for m in mail.outbox if email in m.to]
+        link = re.search(
+            r"https?://\S+/accounts/password/reset/key/\S+/", str(message.body)
+        )
+        assert link is not None
+        page.goto(link[0])
+        screenshot("auth-password-reset-new-password")
+        page.fill("input[name=password1]", NEW_PASSWORD)
+        page.fill("input[name=password2]", NEW_PASSWORD)
+        with page.expect_navigation():
+            page.click("form button:has-text('Change Password')")
+        assert page.url == base + "/accounts/password/reset/key/done/"
+        screenshot("auth-password-reset-done")
+
+        elsewhere.goto(base + "/")
+        assert elsewhere.locator("#nav strong").count() == 0
+        elsewhere.wait_for_selector("#nav >> text=Sign in")
+    finally:
+        other.close()
+
+    _sign_in(page, base, email, DEFAULT_PASSWORD)
+    assert page.url.startswith(base + "/accounts/login/")
+    assert page.locator("#nav strong").count() == 0
+    screenshot("auth-old-password-refused")
+    _sign_in(page, base, email, NEW_PASSWORD)
+    assert page.url == base + "/"
+    assert _signed_in_as(page, email)
+
+
+def _register_passkey(page: Any, base: str) -> None:
+    page.goto(base + "/auth/devices/")
+    page.click("#passkey-register-button")
+    expect(page.locator("#passkey-register-status-message")).to_have_text(
+        re.compile(r"\S"), timeout=TIMEOUT_MS
+    )
+
+
+def _verify_with_passkey(page: Any) -> None:
+    with page.expect_navigation(timeout=TIMEOUT_MS):
+        page.click("#passkey-verification-button")
+
+
+def _age_step_up(page: Any) -> None:
+    """Make the browser's last second-factor proof an hour old."""
+    cookie = next(c for c in page.context.cookies() if c["name"] == "sessionid")
+    session = SessionStore(session_key=cookie["value"])
+    session[stepup.SESSION_KEY] = int(time.time()) - 3600
+    session.save()
+
+
+def test_passkey_as_the_second_factor_after_a_password_and_for_a_step_up(
+    live_server: Any, page: Any, screenshot: Callable[[str], Any]
+) -> None:
+    base = live_server.url
+    email = "vic@example.com"
+    user = _verified_user(email)
+    acme = TenantFactory(slug="acme", name="Acme Cooperative")
+    MembershipFactory(tenant=acme, user=user)
+    _authenticator(page)
+
+    _sign_in(page, base, email, DEFAULT_PASSWORD)
+    assert page.url == base + "/"
+    _register_passkey(page, base)
+    assert WebAuthnCredential.objects.filter(user=user).count() == 1
+
+    _sign_out(page, base)
+    _sign_in(page, base, email, DEFAULT_PASSWORD)
+    assert page.url.startswith(base + "/auth/step-up/")
+    page.goto(base + "/t/acme/market/balance/")
+    assert page.url == (
+        base + "/t/acme/auth/step-up/?next=%2Ft%2Facme%2Fmarket%2Fbalance%2F"
+    )
+    screenshot("auth-step-up-with-passkey")
+    _verify_with_passkey(page)
+    page.wait_for_selector("#nav strong")
+    assert _signed_in_as(page, email)
+    assert page.url == base + "/t/acme/market/balance/"
+
+    _age_step_up(page)
+    page.fill("#payout-account input[name=account]", "acct_sandboxvic")
+    with page.expect_navigation():
+        page.click("#payout-account button[type=submit]")
+    assert page.url.startswith(base + "/t/acme/auth/step-up/")
+    assert not PayoutDestination.objects.filter(user=user).exists()
+    screenshot("auth-payout-step-up-with-passkey")
+    _verify_with_passkey(page)
+    assert page.url == base + "/t/acme/market/balance/"
+    page.fill("#payout-account input[name=account]", "acct_sandboxvic")
+    with page.expect_navigation():
+        page.click("#payout-account button[type=submit]")
+    assert page.locator("#destination").inner_text() == "acct_sandboxvic"
+    assert PayoutDestination.objects.get(user=user).account == "acct_sandboxvic"
+    screenshot("auth-payout-account-saved-after-passkey")

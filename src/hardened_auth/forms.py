@@ -2,10 +2,12 @@
 
 from typing import Any
 
+from allauth.account import app_settings
 from allauth.account import forms as allauth_forms
+from allauth.account.adapter import get_adapter
 from django import forms
 from django.core.validators import MaxLengthValidator
-from django.http import QueryDict
+from django.http import HttpRequest, QueryDict
 
 from hardened_auth.internal.identifiers import MAX_IDENTIFIER_LENGTH, fold_email
 
@@ -73,7 +75,26 @@ class SignupForm(FoldedEmailMixin, allauth_forms.SignupForm):  # type: ignore[mi
 
 
 class ResetPasswordForm(FoldedEmailMixin, allauth_forms.ResetPasswordForm):  # type: ignore[misc]
-    """allauth's reset form; the address is folded before it is looked up."""
+    """allauth's reset form; the address is folded before it is looked up.
+
+    A reset by link does the work of the answer it does not give: the
+    adapter renders the unknown-account mail for an account's address and
+    signs a token and renders a reset mail for a missing one, sending
+    neither, so both take as long.
+    """
+
+    def save(self, request: HttpRequest, **kwargs: Any) -> str:
+        if not app_settings.PASSWORD_RESET_BY_CODE_ENABLED:
+            adapter = get_adapter(request)
+            email = self.cleaned_data["email"]
+            if self.users:
+                adapter.rehearse_unknown_account_mail(request, email)
+            else:
+                token_generator = kwargs.get(
+                    "token_generator", allauth_forms.default_token_generator
+                )
+                adapter.rehearse_password_reset(request, email, token_generator)
+        return str(super().save(request, **kwargs))
 
 
 class AddEmailForm(FoldedEmailMixin, allauth_forms.AddEmailForm):  # type: ignore[misc]

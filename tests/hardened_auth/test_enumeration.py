@@ -5,12 +5,14 @@ import re
 import uuid
 
 import pytest
+from allauth.account.forms import EmailAwarePasswordResetTokenGenerator
 from allauth.account.models import EmailAddress
+from allauth.core import context
 from django.contrib.auth import get_user_model
 from django.core import mail
 from django.core.exceptions import ValidationError
 from django.db import connection
-from django.test import Client
+from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
 
 from hardened_auth.adapter import AccountAdapter
@@ -25,6 +27,11 @@ CSRF = re.compile(rb'name="csrfmiddlewaretoken" value="[^"]+"|"csrfToken": "[^"]
 VARIABLE_HEADERS = {"Set-Cookie", "Expires", "Date"}
 EMAIL = re.compile(rb"[0-9a-f]{10}@example\.com")
 INSERT = re.compile(r'^INSERT INTO "(\w+)"')
+STATEMENT = re.compile(
+    r'^(?:DECLARE .*? FOR )?(SELECT|INSERT|UPDATE|DELETE) (?:.*? FROM |INTO )?"(\w+)"'
+)
+RESET_MAIL = "account/email/password_reset_key_message.txt"
+UNKNOWN_MAIL = "account/email/unknown_account_message.txt"
 
 
 @pytest.fixture
@@ -211,6 +218,56 @@ def test_password_reset_answers_alike():
     missing = _client().post("/accounts/password/reset/", {"email": _missing_email()})
     assert existing.status_code == 302
     _compare(existing, missing)
+
+
+def _reset(email: str) -> tuple[list[tuple[str, str]], set[str | None]]:
+    """The data statements a reset runs and the templates it renders."""
+    with CaptureQueriesContext(connection) as queries:
+        response = _client().post("/accounts/password/reset/", {"email": email})
+    assert response.status_code == 302
+    found = (STATEMENT.match(query["sql"]) for query in queries.captured_queries)
+    statements = [(m.group(1), m.group(2)) for m in found if m is not None]
+    return statements, {template.name for template in response.templates}
+
+
+def test_password_reset_does_the_work_of_both_answers_and_sends_one_mail():
+    user = _verified_user()
+    missing_email = _missing_email()
+    users, addresses = get_user_model().objects.count(), EmailAddress.objects.count()
+    mail.outbox.clear()
+    existing, existing_templates = _reset(user.email)
+    missing, missing_templates = _reset(missing_email)
+    # Both sign a token over the account's addresses; a missing address is
+    # also looked up in the user table, which allauth does on its own.
+    assert existing == [("SELECT", "account_emailaddress")] * 3
+    assert sorted(missing) == sorted([*existing, ("SELECT", "auth_user")])
+    assert {RESET_MAIL, UNKNOWN_MAIL} <= existing_templates
+    assert {RESET_MAIL, UNKNOWN_MAIL} <= missing_templates
+    assert [(m.to, m.subject) for m in mail.outbox] == [
+        ([user.email], "[testserver] Password Reset Email"),
+        ([missing_email], "[testserver] Unknown Account"),
+    ]
+    assert "/accounts/password/reset/key/" in mail.outbox[0].body
+    assert get_user_model().objects.count() == users
+    assert EmailAddress.objects.count() == addresses
+
+
+class _WritingTokenGenerator(EmailAwarePasswordResetTokenGenerator):
+    def make_token(self, user) -> str:
+        UserFactory()
+        return str(super().make_token(user))
+
+
+def test_a_rehearsed_reset_keeps_nothing_its_token_generator_writes_and_sends_nothing():
+    request = RequestFactory().post("/accounts/password/reset/")
+    users = get_user_model().objects.count()
+    mail.outbox.clear()
+    with context.request_context(request):
+        AccountAdapter(request).rehearse_password_reset(
+            request, _missing_email(), _WritingTokenGenerator()
+        )
+    assert get_user_model().objects.count() == users
+    assert mail.outbox == []
 
 
 def test_email_change_to_a_taken_address_answers_alike():

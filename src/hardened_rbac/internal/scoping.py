@@ -250,9 +250,9 @@ class AnyTenantQuerySet(models.QuerySet[M]):
         with every_tenant(self.model, "update"):
             return super().update(**kwargs)
 
-    def _update(self, values: Any) -> Any:
+    def _update(self, values: Any, *args: Any, **kwargs: Any) -> Any:
         with any_tenant_rows():
-            return super()._update(values)  # type: ignore[misc]
+            return super()._update(values, *args, **kwargs)  # type: ignore[misc]
 
     def delete(self) -> tuple[int, dict[str, int]]:
         with every_tenant(self.model, "delete"):

@@ -1,11 +1,12 @@
 """System checks for the ``HARDENED_RBAC_*`` settings and tenant scoping."""
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from django.apps import apps
 from django.core.checks import CheckMessage, Error, Warning
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 from hardened_rbac.conf import TENANT_SOURCES, app_settings
 
@@ -109,6 +110,18 @@ def check_unscoped_models(**kwargs: Any) -> list[CheckMessage]:
     return messages
 
 
+def _postgres_connections(
+    databases: Sequence[str] | None,
+) -> Iterator[tuple[str, BaseDatabaseWrapper]]:
+    """The checked databases that are PostgreSQL, with their connections."""
+    from django.db import connections
+
+    for alias in databases or ():
+        connection = connections[alias]
+        if connection.vendor == "postgresql":
+            yield alias, connection
+
+
 W002_MSG = (
     "The database role of '%s' can bypass row-level security (superuser or "
     "BYPASSRLS), so the tenant policies do not apply to it."
@@ -118,13 +131,8 @@ W002_MSG = (
 def check_rls_role(
     databases: Sequence[str] | None = None, **kwargs: Any
 ) -> list[CheckMessage]:
-    from django.db import connections
-
     messages: list[CheckMessage] = []
-    for alias in databases or ():
-        connection = connections[alias]
-        if connection.vendor != "postgresql":
-            continue
+    for alias, connection in _postgres_connections(databases):
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT rolsuper OR rolbypassrls FROM pg_roles "
@@ -154,15 +162,10 @@ W004_MSG = (
 def check_rls_link_tables(
     databases: Sequence[str] | None = None, **kwargs: Any
 ) -> list[CheckMessage]:
-    from django.db import connections
-
     from hardened_rbac.internal.rls import unprotected_link_tables
 
     messages: list[CheckMessage] = []
-    for alias in databases or ():
-        connection = connections[alias]
-        if connection.vendor != "postgresql":
-            continue
+    for alias, connection in _postgres_connections(databases):
         messages.extend(
             Warning(
                 W004_MSG % (table, alias),
@@ -187,15 +190,10 @@ W005_MSG = (
 def check_rls_scoped_tables(
     databases: Sequence[str] | None = None, **kwargs: Any
 ) -> list[CheckMessage]:
-    from django.db import connections
-
     from hardened_rbac.internal.rls import unprotected_scoped_tables
 
     messages: list[CheckMessage] = []
-    for alias in databases or ():
-        connection = connections[alias]
-        if connection.vendor != "postgresql":
-            continue
+    for alias, connection in _postgres_connections(databases):
         messages.extend(
             Warning(
                 W005_MSG % (table, alias),

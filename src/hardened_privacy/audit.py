@@ -6,7 +6,9 @@ Apps log audit events on ``hardened_<app>.audit`` with
 :class:`AuditLogHandler` to those loggers to store the events in the
 hash-chained :class:`~hardened_privacy.models.AuditRecord` table, and
 :class:`AuditJSONFormatter` to any stream handler for one JSON object per
-line.
+line. Both add the id :class:`~hardened_privacy.middleware.RequestIdMiddleware`
+bound for the request (``request_id``), so one request's events can be found
+together.
 """
 
 import datetime
@@ -16,9 +18,17 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
+from hardened_privacy.internal import request_id
+
 AUDIT_ATTRIBUTE = "hardened_audit"
+REQUEST_ID_FIELD = "request_id"
 
 _guard = threading.local()
+
+# A job or management command binds its own id the way the middleware does:
+# ``with bind_request_id("nightly-retention"): ...``.
+bind_request_id = request_id.bound
+current_request_id = request_id.current
 
 
 class AuditJSONFormatter(logging.Formatter):
@@ -33,12 +43,24 @@ class AuditJSONFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        current = request_id.current()
+        if current:
+            document[REQUEST_ID_FIELD] = current
         payload = getattr(record, AUDIT_ATTRIBUTE, None)
         if isinstance(payload, Mapping):
-            document["audit"] = dict(payload)
+            document["audit"] = _with_request_id(payload)
         if record.exc_info:
             document["exception"] = self.formatException(record.exc_info)
         return json.dumps(document, default=str, ensure_ascii=True, sort_keys=True)
+
+
+def _with_request_id(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """``payload`` with the bound request id, unless it names one itself."""
+    data = dict(payload)
+    current = request_id.current()
+    if current and REQUEST_ID_FIELD not in data:
+        data[REQUEST_ID_FIELD] = current
+    return data
 
 
 class AuditLogHandler(logging.Handler):
@@ -63,7 +85,7 @@ class AuditLogHandler(logging.Handler):
             from hardened_privacy.masking import scrub
 
             event = AuditEvent.from_payload(
-                scrub(dict(payload)), record.name, record.levelname
+                scrub(_with_request_id(payload)), record.name, record.levelname
             )
             append(event, using=self.using)
         except Exception:

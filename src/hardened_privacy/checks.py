@@ -691,8 +691,13 @@ E014_MSG = (
     "HARDENED_PRIVACY_SECRET_KEY_ROTATED_AT must be an ISO date and "
     "HARDENED_PRIVACY_SECRET_KEY_FALLBACK_DAYS a positive integer."
 )
+E080_MSG = (
+    "HARDENED_PRIVACY_REQUEST_ID_HEADER must be None or a header name such as "
+    "'X-Request-ID'."
+)
 
 _MISSING = object()
+_HEADER_NAME = re.compile(r"[A-Za-z0-9]+(-[A-Za-z0-9]+)*")
 
 
 def _raw(name: str) -> Any:
@@ -816,6 +821,15 @@ def _fallbacks_ok() -> bool:
     return days is _MISSING or _integer(days, 1, 3650)
 
 
+def _request_id_header_ok() -> bool:
+    header = _raw("REQUEST_ID_HEADER")
+    return header in (_MISSING, None) or (
+        isinstance(header, str)
+        and len(header) <= 64
+        and _HEADER_NAME.fullmatch(header) is not None
+    )
+
+
 def check_privacy_settings(**kwargs: Any) -> list[CheckMessage]:
     max_uses = _raw("DATA_KEY_MAX_USES")
     names = _raw("MASKED_NAMES")
@@ -865,6 +879,12 @@ def check_privacy_settings(**kwargs: Any) -> list[CheckMessage]:
             "E013",
         ),
         (_fallbacks_ok(), E014_MSG, "For example '2026-11-20' and 30.", "E014"),
+        (
+            _request_id_header_ok(),
+            E080_MSG,
+            "Name it only when a proxy you trust sets it; leave it unset otherwise.",
+            "E080",
+        ),
     ]
     return [
         Error(message, hint=hint, id=f"hardened_privacy.{code}")

@@ -32,6 +32,12 @@ class PrivacySettings:
         return default
 
     @property
+    def REQUEST_ID_HEADER(self) -> str | None:
+        """Header a trusted proxy sets to the request's id, or ``None``."""
+        value = self._get("REQUEST_ID_HEADER", None)
+        return value if isinstance(value, str) and value else None
+
+    @property
     def EGRESS_ALLOWED_HOSTS(self) -> list[str]:
         """Hosts (``api.example.com``, ``*.example.com``, ``host:port``)."""
         return self._strings("EGRESS_ALLOWED_HOSTS", [])

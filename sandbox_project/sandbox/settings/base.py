@@ -47,6 +47,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so every audit event a request causes carries its id.
+    "hardened_privacy.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "demo.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

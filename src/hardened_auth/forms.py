@@ -5,10 +5,12 @@ from typing import Any
 from allauth.account import app_settings
 from allauth.account import forms as allauth_forms
 from allauth.account.adapter import get_adapter
+from allauth.core import context as allauth_context
 from django import forms
 from django.core.validators import MaxLengthValidator
 from django.http import HttpRequest, QueryDict
 
+from hardened_auth.internal import audit
 from hardened_auth.internal.identifiers import MAX_IDENTIFIER_LENGTH, fold_email
 
 
@@ -25,6 +27,36 @@ class SecondFactorForm(forms.Form):
 
 
 MAX_PASSWORD_LENGTH = 4096
+
+# Validation failures no person typing into the page produces: they are
+# audited as ``input_validation_fail``; ordinary mistakes are not.
+HOSTILE_ERROR_CODES = frozenset({"max_length", "null_characters_not_allowed"})
+
+
+class AuditedValidationMixin:
+    """Audit fields refused for a length or a character no browser sends.
+
+    The event names the form and the fields, never what was submitted.
+    """
+
+    def full_clean(self) -> None:
+        super().full_clean()  # type: ignore[misc]
+        form: forms.BaseForm = self  # type: ignore[assignment]
+        if not form.is_bound or not form.errors:
+            return
+        refused = sorted(
+            name
+            for name, errors in form.errors.as_data().items()
+            if any(error.code in HOSTILE_ERROR_CODES for error in errors)
+        )
+        if refused:
+            audit.emit(
+                "input_validation_fail",
+                outcome="failure",
+                request=getattr(self, "request", None) or allauth_context.request,
+                form=type(self).__name__,
+                fields=refused,
+            )
 
 
 class FoldedEmailMixin:
@@ -52,7 +84,11 @@ class FoldedEmailMixin:
         form.data = data
 
 
-class LoginForm(FoldedEmailMixin, allauth_forms.LoginForm):  # type: ignore[misc]
+class LoginForm(
+    AuditedValidationMixin,
+    FoldedEmailMixin,
+    allauth_forms.LoginForm,  # type: ignore[misc]
+):
     """allauth's login form with bounded fields and a folded address."""
 
     folded_fields = ("login",)
@@ -70,11 +106,19 @@ class LoginForm(FoldedEmailMixin, allauth_forms.LoginForm):  # type: ignore[misc
             )
 
 
-class SignupForm(FoldedEmailMixin, allauth_forms.SignupForm):  # type: ignore[misc]
+class SignupForm(
+    AuditedValidationMixin,
+    FoldedEmailMixin,
+    allauth_forms.SignupForm,  # type: ignore[misc]
+):
     """allauth's signup form; the address is folded before it is validated."""
 
 
-class ResetPasswordForm(FoldedEmailMixin, allauth_forms.ResetPasswordForm):  # type: ignore[misc]
+class ResetPasswordForm(
+    AuditedValidationMixin,
+    FoldedEmailMixin,
+    allauth_forms.ResetPasswordForm,  # type: ignore[misc]
+):
     """allauth's reset form; the address is folded before it is looked up.
 
     A reset by link does the work of the answer it does not give: the
@@ -97,5 +141,9 @@ class ResetPasswordForm(FoldedEmailMixin, allauth_forms.ResetPasswordForm):  # t
         return str(super().save(request, **kwargs))
 
 
-class AddEmailForm(FoldedEmailMixin, allauth_forms.AddEmailForm):  # type: ignore[misc]
+class AddEmailForm(
+    AuditedValidationMixin,
+    FoldedEmailMixin,
+    allauth_forms.AddEmailForm,  # type: ignore[misc]
+):
     """allauth's add/change email form; the address is folded first."""

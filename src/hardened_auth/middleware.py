@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse
 
 from hardened_auth.conf import app_settings
 from hardened_auth.exceptions import RateLimiterUnavailable
-from hardened_auth.internal import audit, limiter, velocity
+from hardened_auth.internal import audit, limiter, routing, velocity
 from hardened_auth.internal import sessions as session_binding
 from hardened_auth.internal.second_factor import has_second_factor
 from hardened_auth.internal.throttle_responses import (
@@ -25,6 +25,9 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 NO_DEVICE_CHECKED_KEY = "hardened_auth.no_device_checked_at"
 NO_DEVICE_RECHECK_SECONDS = 60
+
+# The view RateLimitMiddleware counted a request for before Django resolved it.
+CHECKED_VIEW_ATTR = "_hardened_auth_rate_checked_view"
 
 TOKEN_OBTAIN_VIEW = "hardened_auth:token"
 API_VIEWS = frozenset(
@@ -47,17 +50,28 @@ class RateLimitMiddleware:
     """Count each POST to a rate-limited view before the view runs.
 
     The view, and so any password hashing, runs only when the attempt is
-    within every limit of its scope. When the cache cannot count, the attempt
-    is refused with ``503``: a limiter that cannot count must not let
-    guesses through. Sign-ins (the ``login`` scope and the API token
-    endpoint) also pass the velocity friction: delay, challenge, lock. The
-    token endpoints always answer in JSON.
+    within every limit of its scope. The attempt is counted as soon as the
+    request reaches this middleware, before the middleware after it run and
+    before the form is parsed for the CSRF check; when a middleware after it
+    sends the request to another view (by rewriting its path), that view's
+    limits are applied once Django has resolved it. When the cache cannot
+    count, the attempt is refused with ``503``: a limiter that cannot count
+    must not let guesses through. Sign-ins (the ``login`` scope and the API
+    token endpoint) also pass the velocity friction: delay, challenge, lock.
+    The token endpoints always answer in JSON.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.method not in SAFE_METHODS:
+            view_name = routing.view_name(request)
+            if view_name is not None:
+                setattr(request, CHECKED_VIEW_ATTR, view_name)
+                refusal = self._check(request, view_name)
+                if refusal is not None:
+                    return refusal
         return self.get_response(request)
 
     def process_view(
@@ -70,6 +84,11 @@ class RateLimitMiddleware:
         if request.method in SAFE_METHODS or request.resolver_match is None:
             return None
         view_name = request.resolver_match.view_name
+        if getattr(request, CHECKED_VIEW_ATTR, None) == view_name:
+            return None
+        return self._check(request, view_name)
+
+    def _check(self, request: HttpRequest, view_name: str) -> HttpResponse | None:
         scope = app_settings.RATE_LIMITED_VIEWS.get(view_name)
         if scope is None:
             return None

@@ -501,3 +501,79 @@ def test_refusal_pages_name_each_wait(settings):
     assert b"wait 923 seconds" in second.content
     assert again.content == first.content
     assert (first["Retry-After"], second["Retry-After"]) == ("17", "923")
+
+
+class RewritePathMiddleware:
+    """Send posts to ``/elsewhere/...`` on to the rest of the path."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path_info.startswith("/elsewhere/"):
+            request.path_info = request.path_info[len("/elsewhere") :]
+        return self.get_response(request)
+
+
+def _with_rewrite(settings) -> None:
+    middleware = list(settings.MIDDLEWARE)
+    at = middleware.index("hardened_auth.middleware.RateLimitMiddleware") + 1
+    middleware.insert(at, "tests.hardened_auth.test_ratelimit.RewritePathMiddleware")
+    settings.MIDDLEWARE = middleware
+
+
+def test_refusal_comes_before_the_later_middleware_and_the_csrf_check(monkeypatch):
+    from django.core.handlers.base import BaseHandler
+    from django.middleware.csrf import CsrfViewMiddleware
+
+    ip = _ip()
+    for _ in range(4):
+        _login(ip, _name())
+    reached: list[str] = []
+    real_resolve = BaseHandler.resolve_request
+    real_csrf = CsrfViewMiddleware.process_view
+
+    def resolve_request(self, request):
+        reached.append("resolve")
+        return real_resolve(self, request)
+
+    def process_view(self, request, *args):
+        reached.append("csrf")
+        return real_csrf(self, request, *args)
+
+    monkeypatch.setattr(BaseHandler, "resolve_request", resolve_request)
+    monkeypatch.setattr(CsrfViewMiddleware, "process_view", process_view)
+    assert _login(ip, _name()).status_code == 429
+    assert reached == []
+    assert _login(_ip(), _name()).status_code == 200
+    assert reached[0] == "resolve"
+    assert "csrf" in reached
+
+
+def test_path_rewritten_after_the_limiter_is_limited_as_its_view(settings, hash_calls):
+    _with_rewrite(settings)
+    ip = _ip()
+    for path in ("/elsewhere/admin/login/", "/admin/login/") * 2:
+        response = Client(REMOTE_ADDR=ip).post(
+            path, {"username": _name(), "password": WRONG_PASSWORD}
+        )
+        assert response.status_code == 200
+    hash_calls.clear()
+    response = Client(REMOTE_ADDR=ip).post(
+        "/elsewhere/admin/login/", {"username": _name(), "password": WRONG_PASSWORD}
+    )
+    assert response.status_code == 429
+    assert hash_calls == []
+
+
+def test_path_of_another_view_rewritten_to_a_limited_one_is_counted(settings):
+    _with_rewrite(settings)
+    settings.HARDENED_AUTH_RATE_LIMITS = {"login": {"ip": "2/h", "identifier": "9/h"}}
+    ip = _ip()
+    statuses = [
+        Client(REMOTE_ADDR=ip)
+        .post("/elsewhere/admin/login/", {"username": _name(), "password": "x"})
+        .status_code
+        for _ in range(3)
+    ]
+    assert statuses == [200, 200, 429]

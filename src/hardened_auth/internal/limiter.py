@@ -1,8 +1,8 @@
 """Count attempts per client IP and per submitted identifier.
 
-Counting is delegated to django-ratelimit's ``get_usage``, which keeps a
-fixed-window counter per key in the cache named by ``RATELIMIT_USE_CACHE``
-and hashes the key. This module adds what the login limiter needs on top:
+Each attempt is counted by :mod:`hardened_auth.internal.counters` in
+django-ratelimit's fixed-window counters, in the cache named by
+``RATELIMIT_USE_CACHE``. This module adds what the login limiter needs on top:
 any cache failure raises :class:`RateLimiterUnavailable` instead of letting
 the attempt through, and the time left in the window becomes Retry-After.
 """
@@ -11,11 +11,11 @@ import logging
 from dataclasses import dataclass
 
 from django.http import HttpRequest
-from django_ratelimit.core import get_usage
 
 from hardened_auth.client_ip import get_client_ip
 from hardened_auth.conf import app_settings
 from hardened_auth.exceptions import RateLimiterUnavailable
+from hardened_auth.internal import counters
 from hardened_auth.internal.identifiers import fold_email, normalise_identifier
 
 logger = logging.getLogger(__name__)
@@ -59,21 +59,15 @@ def submitted_identifier(request: HttpRequest) -> str | None:
 
 def _count(request: HttpRequest, group: str, value: str, rate: str) -> Decision:
     try:
-        usage = get_usage(
-            request,
-            group=group,
-            key=lambda _group, _request: value,
-            rate=rate,
-            increment=True,
-        )
+        usage = counters.count(request, group, value, rate)
     except Exception as exc:
         logger.error("rate limit cache failed for %s: %s", group, type(exc).__name__)
         raise RateLimiterUnavailable(group) from exc
-    if usage is None or usage["time_left"] < 0:
+    if usage is None:
         logger.error("rate limit cache could not count %s", group)
         raise RateLimiterUnavailable(group)
-    if usage["should_limit"]:
-        return Decision(False, max(1, int(usage["time_left"])))
+    if usage.exhausted:
+        return Decision(False, max(1, usage.time_left))
     return Decision(True)
 
 

@@ -1,3 +1,8 @@
+import logging
+import os
+import pickle
+import threading
+import time
 from datetime import timedelta
 from unittest import mock
 
@@ -9,7 +14,7 @@ from django.utils import timezone
 from guardian.shortcuts import assign_perm, remove_perm
 
 from hardened_rbac import checks, policies
-from hardened_rbac.internal import decisions
+from hardened_rbac.internal import decisions, invalidation
 from hardened_rbac.models import Grant, Membership, Role
 from hardened_rbac.tenancy import use_tenant
 from tests.factories import MembershipFactory, TenantFactory
@@ -125,7 +130,7 @@ def test_an_object_permission_does_not_cross_tenants():
 
 def test_cache_failure_decides_without_the_cache(scene):
     tenant, _, reader, post, _ = scene
-    with mock.patch.object(decisions, "_lookup", side_effect=ConnectionError):
+    with mock.patch.object(decisions, "read", side_effect=ConnectionError):
         assert _asks(tenant, reader, "view", post)[0] is False
         post.visibility = "tenant"
         assert _asks(tenant, reader, "view", post)[0] is True
@@ -238,3 +243,238 @@ def test_a_bulk_role_update_replaces_its_scope_version(scene):
     assert decisions.versions(tenant.pk, reader.pk)[0] == site
     Role.objects.filter(pk=sitewide.pk).update(description="moderates")
     assert decisions.versions(tenant.pk, reader.pk)[0] != site
+
+
+def _entry_key(tenant, user, action, obj):
+    return decisions.decision_key(user.pk, tenant.pk, action, obj)
+
+
+def _decides(tenant, user, action, obj):
+    """The answer and whether the policy engine was asked for it."""
+    from hardened_rbac.internal import policy
+
+    with (
+        mock.patch.object(policy, "decide", wraps=policy.decide) as decide,
+        use_tenant(tenant),
+    ):
+        answer = policies.is_allowed(user, action, obj)
+    return answer, decide.called
+
+
+def _elsewhere(fn, *args):
+    """Run ``fn`` in another thread, with its own cache connection."""
+    worker = threading.Thread(target=fn, args=args)
+    worker.start()
+    worker.join()
+
+
+@pytest.fixture
+def unreachable(settings):
+    """The decision cache is a Redis client pointed where nothing listens."""
+    settings.CACHES = {
+        **settings.CACHES,
+        "gone": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+            "OPTIONS": {"socket_connect_timeout": 0.2},
+        },
+    }
+    settings.HARDENED_RBAC_DECISION_CACHE = "gone"
+
+
+def test_an_unreachable_cache_decides_every_time_from_the_database(
+    scene, unreachable, caplog
+):
+    tenant, _, reader, _, document = scene
+    assign_perm("view_document", reader, document)
+    assert _decides(tenant, reader, "view", document) == (True, True)
+    remove_perm("view_document", reader, document)
+    assert _decides(tenant, reader, "view", document) == (False, True)
+    assert _decides(tenant, reader, "view", document) == (False, True)
+    warnings = {
+        r.getMessage()
+        for r in caplog.records
+        if r.name == decisions.logger.name and r.levelno == logging.WARNING
+    }
+    assert warnings == {"Decision cache unavailable; deciding without it"}
+
+
+def test_a_revocation_in_another_process_is_seen_by_the_next_decision(scene):
+    """Only the other side's token replacement tells this side of the change."""
+    tenant, _, reader, _, document = scene
+    assign_perm("view_document", reader, document)
+    assert _decides(tenant, reader, "view", document) == (True, True)
+    with mock.patch.object(invalidation, "bump"):
+        remove_perm("view_document", reader, document)
+    assert _decides(tenant, reader, "view", document) == (True, False)
+
+    _elsewhere(decisions.bump, decisions.SITE)
+    assert _decides(tenant, reader, "view", document) == (False, True)
+    assert _decides(tenant, reader, "view", document) == (False, False)
+
+
+@pytest.mark.parametrize("scope", ["site", "tenant", "user"])
+def test_each_replaced_token_ends_the_cached_decision(scene, scope):
+    tenant, _, reader, post, _ = scene
+    names = ("site", "tenant", "user")
+    keys = dict(zip(names, decisions.scope_keys(tenant.pk, reader.pk), strict=True))
+    assert _decides(tenant, reader, "view", post) == (False, True)
+    assert _decides(tenant, reader, "view", post) == (False, False)
+    _elsewhere(decisions.bump, keys[scope])
+    assert _decides(tenant, reader, "view", post) == (False, True)
+
+
+@pytest.mark.redis
+def test_a_token_written_by_another_redis_client_is_seen_at_once(scene):
+    import redis
+
+    tenant, _, reader, _, document = scene
+    assign_perm("view_document", reader, document)
+    assert _decides(tenant, reader, "view", document) == (True, True)
+    with mock.patch.object(invalidation, "bump"):
+        remove_perm("view_document", reader, document)
+    cache = decisions._cache()
+    other = redis.Redis.from_url(os.environ["REDIS_URL"])
+    try:
+        other.set(
+            cache.make_key(decisions.user_key(reader.pk)),
+            pickle.dumps(decisions._new_token()),
+        )
+    finally:
+        other.close()
+    assert _decides(tenant, reader, "view", document) == (False, True)
+
+
+def test_an_altered_answer_is_a_miss(scene):
+    tenant, _, reader, post, _ = scene
+    assert _decides(tenant, reader, "view", post) == (False, True)
+    key = _entry_key(tenant, reader, "view", post)
+    cache = decisions._cache()
+    stored = cache.get(key)
+    assert stored.startswith("0:")
+    cache.set(key, "1" + stored[1:])
+    assert _decides(tenant, reader, "view", post) == (False, True)
+    assert cache.get(key).startswith("0:")
+
+
+def test_an_extended_moment_is_a_miss(scene):
+    tenant, _, reader, post, _ = scene
+    assert _decides(tenant, reader, "view", post) == (False, True)
+    key = _entry_key(tenant, reader, "view", post)
+    cache = decisions._cache()
+    answer, _, mac = cache.get(key).split(":")
+    cache.set(key, f"{answer}:{time.time() + 10**6!r}:{mac}")
+    assert _decides(tenant, reader, "view", post) == (False, True)
+
+
+def test_an_entry_moved_from_another_key_is_a_miss(scene):
+    """The author may view the post; the reader gains nothing from the copy."""
+    tenant, author, reader, post, _ = scene
+    assert _decides(tenant, author, "view", post) == (True, True)
+    cache = decisions._cache()
+    allowed = cache.get(_entry_key(tenant, author, "view", post))
+    cache.set(_entry_key(tenant, reader, "view", post), allowed)
+    assert _decides(tenant, reader, "view", post) == (False, True)
+
+
+def test_an_entry_signed_with_another_secret_is_a_miss(scene, settings):
+    tenant, author, _, post, _ = scene
+    assert _decides(tenant, author, "view", post) == (True, True)
+    settings.SECRET_KEY = (
+        "another-secret-key-of-enough-length-for-the-checks-9876543210"
+    )
+    assert _decides(tenant, author, "view", post) == (True, True)
+    assert _decides(tenant, author, "view", post) == (True, False)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "1",
+        "1:x",
+        "1:x:y",
+        "yes:9999999999.0:" + "0" * 64,
+        "1:9999999999.0:" + "0" * 64,
+        "1:9999999999.0:" + "0" * 64 + ":extra",
+        "1:9999999999.0:" + "\u00e9" * 64,
+        1,
+        True,
+        b"1",
+        ("site", True, None),
+        None,
+    ],
+)
+def test_an_entry_of_another_form_is_a_miss_and_is_replaced(scene, value):
+    tenant, _, reader, post, _ = scene
+    versions = decisions.versions(tenant.pk, reader.pk)
+    key = _entry_key(tenant, reader, "view", post)
+    decisions._cache().set(key, value)
+    assert decisions.stored_answer(value, key, versions) is None
+    assert _decides(tenant, reader, "view", post) == (False, True)
+    assert _decides(tenant, reader, "view", post) == (False, False)
+
+
+def test_an_entry_ends_with_its_timeout_whatever_the_cache_keeps(scene, settings):
+    settings.HARDENED_RBAC_DECISION_CACHE_TIMEOUT = 60
+    tenant, author, _, post, _ = scene
+    assert _decides(tenant, author, "view", post) == (True, True)
+    later = time.time() + 61
+    with mock.patch("time.time", return_value=later):
+        assert _decides(tenant, author, "view", post) == (True, True)
+
+
+@pytest.mark.parametrize("garbage", [5, "not a token", b"\x00" * 32])
+def test_a_version_that_is_not_a_token_is_replaced(scene, garbage):
+    tenant, _, reader, post, _ = scene
+    before = decisions.versions(tenant.pk, reader.pk)
+    assert _decides(tenant, reader, "view", post) == (False, True)
+    decisions._cache().set(decisions.user_key(reader.pk), garbage)
+    after = decisions.versions(tenant.pk, reader.pk)
+    assert after[:2] == before[:2]
+    assert len(after[2]) == decisions.TOKEN_LENGTH
+    assert after[2] != before[2]
+    assert decisions.versions(tenant.pk, reader.pk) == after
+    assert _decides(tenant, reader, "view", post) == (False, True)
+
+
+def test_a_cache_that_keeps_nothing_never_answers(scene, settings):
+    settings.CACHES = {
+        **settings.CACHES,
+        "nothing": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"},
+    }
+    settings.HARDENED_RBAC_DECISION_CACHE = "nothing"
+    tenant, author, _, post, _ = scene
+    assert decisions.versions(tenant.pk, author.pk) != decisions.versions(
+        tenant.pk, author.pk
+    )
+    assert _decides(tenant, author, "view", post) == (True, True)
+    assert _decides(tenant, author, "view", post) == (True, True)
+
+
+@pytest.mark.redis
+def test_an_unreadable_redis_value_is_a_miss(scene, caplog):
+    tenant, _, reader, post, _ = scene
+    cache = decisions._cache()
+    key = _entry_key(tenant, reader, "view", post)
+    decisions.versions(tenant.pk, reader.pk)
+    client = decisions._primary(cache)
+    client.set(cache.make_key(key), b"\x80\x05garbled")
+    client.set(cache.make_key(decisions.user_key(reader.pk)), b"\x80\x05garbled")
+    assert _decides(tenant, reader, "view", post) == (False, True)
+    assert _decides(tenant, reader, "view", post) == (False, False)
+    assert "Unreadable decision cache value" in caplog.text
+
+
+@pytest.mark.redis
+def test_a_cached_decision_is_one_round_trip_to_the_first_server(scene):
+    tenant, author, _, post, _ = scene
+    assert _decides(tenant, author, "view", post) == (True, True)
+    cache = decisions._cache()
+    client = decisions._primary(cache)
+    assert decisions._primary(cache) is client
+    assert client.connection_pool is cache._cache._get_connection_pool(True)
+    with mock.patch.object(
+        client, "execute_command", wraps=client.execute_command
+    ) as sent:
+        assert _decides(tenant, author, "view", post) == (True, False)
+    assert [call.args[0] for call in sent.call_args_list] == ["MGET"]

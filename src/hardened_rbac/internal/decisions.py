@@ -5,24 +5,43 @@ whole site (site-wide roles, guardian permissions), the tenant (its roles,
 and any change to one of its scoped rows) and the user (memberships, grants,
 groups, the account itself). Changing anything in a scope replaces its token
 with a new random one, so every decision cached under the old token is never
-read again. A token that the cache evicted is replaced too, never reset, so
-an eviction cannot bring an old namespace back.
+read again. A token that the cache evicted, or that does not read back as a
+token, is replaced too, never reset, so an eviction cannot bring an old
+namespace back.
+
+An entry is a short string: the answer, the moment it stops counting and an
+HMAC, keyed by ``SECRET_KEY``, of both together with the entry's key and the
+three tokens it was decided under. The tokens themselves are not stored in
+it: an entry counts only while its HMAC matches the tokens read with it, so a
+replaced token, an entry moved to another key and an altered answer all read
+as a miss, and so does anything that does not parse.
+
+The tokens and the entry are read together in one round trip. On Django's
+Redis backend the read goes to the first (primary) server, so a replica's lag
+cannot hide a revocation, through one client kept for the cache instead of a
+new one per read.
 
 Nothing is saved when a grant expires, so no token changes then: an entry
 decided while the user held a grant that expires later is kept only until
-that moment, and is read as missing after it.
+that moment, and is read as missing after it. No entry counts beyond the
+cache timeout it was stored with, whatever the cache's own expiry says.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
 import math
 import time
 import uuid
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, TypeGuard
+from weakref import WeakKeyDictionary
 
+from django.conf import settings
 from django.core.cache import BaseCache, caches
+from django.core.cache.backends.redis import RedisCache
 from django.db import models
 
 from hardened_rbac.conf import app_settings
@@ -33,6 +52,15 @@ logger = logging.getLogger(__name__)
 
 PREFIX = "hardened_rbac:v1"
 SITE = f"{PREFIX}:site"
+MAC_SALT = b"hardened_rbac.decisions"
+TOKEN_LENGTH = 32
+
+Scope = tuple[str, str, str]
+
+UNREADABLE = object()
+
+_primaries: WeakKeyDictionary[RedisCache, Any] = WeakKeyDictionary()
+_signers: dict[str, hmac.HMAC] = {}
 
 
 def _cache() -> BaseCache:
@@ -47,24 +75,87 @@ def user_key(user_id: Any) -> str:
     return f"{PREFIX}:user:{user_id}"
 
 
+def scope_keys(tenant_id: Any, user_id: Any) -> tuple[str, str, str]:
+    return SITE, tenant_key(tenant_id), user_key(user_id)
+
+
 def bump(*keys: str) -> None:
     """Give each scope a new token; old decisions under it are never read."""
     try:
-        _cache().set_many({key: uuid.uuid4().hex for key in keys}, timeout=None)
+        _cache().set_many({key: _new_token() for key in keys}, timeout=None)
     except Exception:
         logger.exception("Could not invalidate cached decisions for %s", keys)
 
 
-def versions(tenant_id: Any, user_id: Any) -> tuple[str, str, str]:
-    keys = (SITE, tenant_key(tenant_id), user_key(user_id))
+def _new_token() -> str:
+    return uuid.uuid4().hex
+
+
+def _is_token(value: object) -> TypeGuard[str]:
+    return isinstance(value, str) and len(value) == TOKEN_LENGTH
+
+
+def _primary(cache: RedisCache) -> Any:
+    """One client on the cache's first server, kept for the cache's lifetime."""
+    client = _primaries.get(cache)
+    if client is None:
+        client = _primaries[cache] = cache._cache.get_client(write=True)
+    return client
+
+
+def read(cache: BaseCache, keys: Sequence[str]) -> dict[str, object]:
+    """The values stored under ``keys``, in one round trip.
+
+    On Redis a value that does not deserialize reads as ``UNREADABLE``,
+    which is neither a token nor an entry.
+    """
+    if not isinstance(cache, RedisCache):
+        return cache.get_many(keys)
+    raw = _primary(cache).mget([cache.make_key(key) for key in keys])
+    loads = cache._cache._serializer.loads  # type: ignore[attr-defined]
+    found: dict[str, object] = {}
+    for key, value in zip(keys, raw, strict=True):
+        if value is None:
+            continue
+        try:
+            found[key] = loads(value)
+        except Exception:
+            logger.warning("Unreadable decision cache value under %s", key)
+            found[key] = UNREADABLE
+    return found
+
+
+def _scope(found: dict[str, object], keys: Sequence[str]) -> Scope | None:
+    site, tenant, user = (found.get(key) for key in keys)
+    if _is_token(site) and _is_token(tenant) and _is_token(user):
+        return site, tenant, user
+    return None
+
+
+def versions(tenant_id: Any, user_id: Any) -> Scope:
+    """The current tokens of the site, the tenant and the user.
+
+    A missing token is added, so concurrent readers agree on one; a value
+    that is not a token is replaced. A token the cache does not keep is a
+    new one on every read, so nothing decided under it is read again.
+    """
+    keys = scope_keys(tenant_id, user_id)
     cache = _cache()
-    found = cache.get_many(keys)
-    if len(found) != len(keys):
-        for key in keys:
-            if key not in found:
-                cache.add(key, uuid.uuid4().hex, timeout=None)
-        found = cache.get_many(keys)
-    return (found.get(keys[0], ""), found.get(keys[1], ""), found.get(keys[2], ""))
+    found = read(cache, keys)
+    scope = _scope(found, keys)
+    if scope is not None:
+        return scope
+    for key in keys:
+        if key not in found:
+            cache.add(key, _new_token(), timeout=None)
+        elif not _is_token(found[key]):
+            cache.set(key, _new_token(), timeout=None)
+    found = read(cache, keys)
+    site, tenant, user = (
+        value if _is_token(value) else _new_token()
+        for value in (found.get(key) for key in keys)
+    )
+    return site, tenant, user
 
 
 def decision_key(user_id: Any, tenant_id: Any, action: str, obj: models.Model) -> str:
@@ -74,16 +165,50 @@ def decision_key(user_id: Any, tenant_id: Any, action: str, obj: models.Model) -
     return f"{PREFIX}:d:" + hashlib.sha256(raw.encode()).hexdigest()
 
 
-def _lookup(
-    tenant_id: Any, user_id: Any, key: str
-) -> tuple[tuple[str, str, str], object]:
-    """The current versions and the stored entry, in one cache round trip."""
-    scope_keys = (SITE, tenant_key(tenant_id), user_key(user_id))
-    found = _cache().get_many([*scope_keys, key])
-    if not all(k in found for k in scope_keys):
-        return versions(tenant_id, user_id), None
-    scope = (found[scope_keys[0]], found[scope_keys[1]], found[scope_keys[2]])
-    return scope, found.get(key)
+def _signer() -> hmac.HMAC:
+    secret: str = settings.SECRET_KEY
+    signer = _signers.get(secret)
+    if signer is None:
+        key = hashlib.sha256(MAC_SALT + b"\x00" + secret.encode()).digest()
+        signer = hmac.new(key, digestmod=hashlib.sha256)
+        _signers.clear()
+        _signers[secret] = signer
+    return signer
+
+
+def _mac(key: str, scope: Scope, answer: str, until: str) -> str:
+    mac = _signer().copy()
+    mac.update("\x00".join((key, *scope, answer, until)).encode())
+    return mac.hexdigest()
+
+
+def entry(key: str, scope: Scope, allowed: bool, until: float) -> str:
+    """The stored form of a decision made under ``scope``."""
+    answer = "1" if allowed else "0"
+    moment = repr(float(until))
+    return f"{answer}:{moment}:{_mac(key, scope, answer, moment)}"
+
+
+def stored_answer(value: object, key: str, scope: Scope) -> bool | None:
+    """The answer ``value`` holds for ``key`` under ``scope``, else ``None``.
+
+    ``None`` stands for a miss: a value of another form, an HMAC that does
+    not match (another key, other tokens, an altered answer or moment) and a
+    moment already past.
+    """
+    if not isinstance(value, str):
+        return None
+    parts = value.split(":")
+    if len(parts) != 3:
+        return None
+    answer, moment, mac = parts
+    if answer not in ("0", "1"):
+        return None
+    if not hmac.compare_digest(mac.encode(), _mac(key, scope, answer, moment).encode()):
+        return None
+    if time.time() >= float(moment):
+        return None
+    return answer == "1"
 
 
 def _lifetime(user_id: Any, tenant_id: Any) -> tuple[float | None, int]:
@@ -100,22 +225,12 @@ def _lifetime(user_id: Any, tenant_id: Any) -> tuple[float | None, int]:
     return deadline, max(1, min(timeout, math.ceil(deadline - time.time())))
 
 
-def _stored_answer(entry: object, scope: tuple[str, str, str]) -> bool | None:
-    """The entry's answer while it still counts, else ``None``."""
-    if not (isinstance(entry, tuple) and len(entry) == 3 and entry[0] == scope):
-        return None
-    deadline = entry[2]
-    if deadline is not None and time.time() >= deadline:
-        return None
-    return bool(entry[1])
-
-
 def cached_is_allowed(user: Any, action: str, obj: models.Model) -> bool:
     """``decide(...).allowed``, remembered until a relevant version changes.
 
-    The entry stores the versions it was decided under and counts only while
-    they are still the current ones, so versions and entry are read together.
-    It also stores the user's next grant expiry and stops counting then.
+    The entry counts only under the versions it was decided under, so
+    versions and entry are read together. It stops counting at the user's
+    next grant expiry, and at the end of its timeout in any case.
     """
     from hardened_rbac.internal.policy import decide
 
@@ -126,18 +241,25 @@ def cached_is_allowed(user: Any, action: str, obj: models.Model) -> bool:
         return decide(user, action, obj).allowed
     user_id = user.pk if user is not None and user.is_authenticated else None
     key = decision_key(user_id, tenant.pk, action, obj)
+    keys = scope_keys(tenant.pk, user_id)
     try:
-        scope, entry = _lookup(tenant.pk, user_id, key)
+        found = read(_cache(), [*keys, key])
+        scope = _scope(found, keys)
+        if scope is None:
+            scope = versions(tenant.pk, user_id)
+        else:
+            stored = stored_answer(found.get(key), key, scope)
+            if stored is not None:
+                return stored
     except Exception:
         logger.warning("Decision cache unavailable; deciding without it")
         return decide(user, action, obj).allowed
-    stored = _stored_answer(entry, scope)
-    if stored is not None:
-        return stored
+
     deadline, timeout = _lifetime(user_id, tenant.pk)
     allowed = decide(user, action, obj).allowed
+    until = time.time() + timeout if deadline is None else deadline
     try:
-        _cache().set(key, (scope, allowed, deadline), timeout=timeout)
+        _cache().set(key, entry(key, scope, allowed, until), timeout=timeout)
     except Exception:
         logger.warning("Decision cache unavailable; decision not stored")
     return allowed

@@ -2,12 +2,14 @@
 
 import ipaddress
 import re
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from django import forms
 from django.apps import apps
 from django.conf import settings
 from django.core.checks import CheckMessage, Error
+from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils.module_loading import import_string
 
 from hardened_payments.conf import app_settings
@@ -42,6 +44,19 @@ E015_MSG = (
     "above 0 and at most 10."
 )
 MAX_WEBHOOK_PROVIDER_TIMEOUT = 10
+E016_MSG = "HARDENED_PAYMENTS_DJSTRIPE_MIRROR must be True or False."
+E017_MSG = "HARDENED_PAYMENTS_DJSTRIPE_MIRROR is on, but djstripe is not installed."
+E018_MSG = (
+    "HARDENED_PAYMENTS_DJSTRIPE_MIRROR is on, but HARDENED_PAYMENTS_STRIPE_API_KEY "
+    "is not a full Stripe secret or restricted key."
+)
+E019_MSG = (
+    "dj-stripe's webhook endpoint is routed at %r; only hardened_payments' "
+    "receiver may accept Stripe events."
+)
+# The keys dj-stripe accepts when it ties mirrored objects to their account.
+DJSTRIPE_API_KEY = re.compile(r"(sk|rk)_(test|live)_[a-zA-Z0-9]{24,}")
+DJSTRIPE_WEBHOOK_VIEW = "djstripe.views.ProcessWebhookView"
 E013_MSG = (
     "HARDENED_PAYMENTS_PROVIDER must be the dotted path of a payment provider class."
 )
@@ -182,6 +197,62 @@ def check_synthetic_charges_in_test_mode(**kwargs: Any) -> list[CheckMessage]:
     )
 
 
+def check_djstripe_mirror(**kwargs: Any) -> list[CheckMessage]:
+    value = app_settings.DJSTRIPE_MIRROR
+    if type(value) is not bool:
+        return _error(E016_MSG, "Set it to True to copy events into dj-stripe.", 16)
+    if not value:
+        return []
+    if not apps.is_installed("djstripe"):
+        return _error(
+            E017_MSG,
+            "Install the 'stripe' extra and add 'djstripe' to INSTALLED_APPS, "
+            "or leave HARDENED_PAYMENTS_DJSTRIPE_MIRROR off.",
+            17,
+        )
+    key = app_settings.STRIPE_API_KEY
+    if not isinstance(key, str) or not DJSTRIPE_API_KEY.fullmatch(key):
+        return _error(
+            E018_MSG,
+            "dj-stripe looks up the account that owns each object with this key; "
+            "copy the whole 'sk_' or 'rk_' key from the Stripe dashboard.",
+            18,
+        )
+    return []
+
+
+def _routes(
+    patterns: Sequence[URLPattern | URLResolver], prefix: str = ""
+) -> Iterator[tuple[str, URLPattern]]:
+    for entry in patterns:
+        route = prefix + str(entry.pattern)
+        if isinstance(entry, URLResolver):
+            yield from _routes(entry.url_patterns, route)
+        else:
+            yield route, entry
+
+
+def _view_path(pattern: URLPattern) -> str:
+    view = getattr(pattern.callback, "view_class", pattern.callback)
+    return f"{view.__module__}.{view.__qualname__}"
+
+
+def check_djstripe_webhook_not_routed(**kwargs: Any) -> list[CheckMessage]:
+    """dj-stripe's endpoint would accept events outside this app's checks."""
+    if not apps.is_installed("djstripe"):
+        return []
+    return [
+        Error(
+            E019_MSG % route,
+            hint="Remove include('djstripe.urls') from the URLconf; turn on "
+            "HARDENED_PAYMENTS_DJSTRIPE_MIRROR to fill dj-stripe's tables.",
+            id="hardened_payments.E019",
+        )
+        for route, pattern in _routes(get_resolver().url_patterns)
+        if _view_path(pattern) == DJSTRIPE_WEBHOOK_VIEW
+    ]
+
+
 def check_provider(**kwargs: Any) -> list[CheckMessage]:
     path = app_settings.PROVIDER
     try:
@@ -273,6 +344,8 @@ ALL_CHECKS = [
     check_stripe_api_key,
     check_synthetic_charges_in_test_mode,
     check_provider,
+    check_djstripe_mirror,
+    check_djstripe_webhook_not_routed,
     check_refund_step_up_above,
     check_no_card_data_fields,
 ]

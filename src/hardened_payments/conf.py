@@ -98,6 +98,15 @@ class PaymentsSettings:
         return self._get("WEBHOOK_PROVIDER_TIMEOUT", 3)  # type: ignore[return-value]
 
     @property
+    def DJSTRIPE_MIRROR(self) -> bool:
+        """Whether each processed webhook event is copied into dj-stripe's tables.
+
+        Only events the webhook receiver verified and processed are copied, after
+        their processing committed; dj-stripe's own endpoint stays unmounted.
+        """
+        return self._get("DJSTRIPE_MIRROR", False)  # type: ignore[return-value]
+
+    @property
     def REFUND_STEP_UP_ABOVE(self) -> dict[str, int]:
         """Per currency, refunds above this many minor units need step-up.
 

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from hardened_auth.client_ip import get_client_ip
 from hardened_payments.conf import app_settings
-from hardened_payments.internal import checkout, flows
+from hardened_payments.internal import checkout, djstripe_mirror, flows
 from hardened_payments.models import WebhookEvent
 from hardened_payments.money import Money
 
@@ -197,6 +197,8 @@ def process(event_pk: int) -> bool:
         event.last_error = ""
         event.save()
     logger.info("Webhook %s processed", event.event_id)
+    if djstripe_mirror.enabled():
+        djstripe_mirror.mirror(event.payload)
     return True
 
 

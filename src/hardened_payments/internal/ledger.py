@@ -1,4 +1,9 @@
-"""Posting transfers: validation, row locking, idempotent transfer ids."""
+"""Posting transfers: validation, row locking, idempotent transfer ids.
+
+On PostgreSQL a transfer is posted by the ``hardened_payments_post_transfer``
+function (migration ``0008_ledger_post_function``) in one statement; other
+databases post through the ORM with the same checks made here.
+"""
 
 import hashlib
 import json
@@ -8,12 +13,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from hardened_payments.exceptions import (
     InsufficientFunds,
     InvalidTransfer,
+    LedgerError,
     TransferConflict,
     UnbalancedTransfer,
 )
@@ -33,6 +39,23 @@ INSERT_COLUMNS = (
     "reverses_id",
     "created_at",
 )
+POST_FUNCTION_SQL = (
+    "SELECT transfer_pk, transfer_created_at, posted"
+    " FROM hardened_payments_post_transfer("
+    "%s, %s, %s, %s, %s, %s, %s::bigint[], %s::bigint[], %s::text[])"
+)
+ACCOUNT_MISSING = "A leg names an account that does not exist."
+FOREIGN_ACCOUNT = "A leg names another tenant's account."
+WRONG_CURRENCY = "A leg's currency differs from its account's currency."
+UNCLAIMED = "The transfer id could not be claimed."
+TOO_FEW_LEGS = "A transfer needs at least two legs."
+POSTGRES_REFUSALS = {
+    "HPL01": ACCOUNT_MISSING,
+    "HPL02": FOREIGN_ACCOUNT,
+    "HPL03": WRONG_CURRENCY,
+    "HPL07": UNCLAIMED,
+    "HPL08": TOO_FEW_LEGS,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +72,7 @@ def _validate_shape(transfer_id: str, legs: Sequence[Leg]) -> None:
     if len(transfer_id) > MAX_TRANSFER_ID_LENGTH:
         raise InvalidTransfer("The transfer id is too long.")
     if len(legs) < 2:
-        raise InvalidTransfer("A transfer needs at least two legs.")
+        raise InvalidTransfer(TOO_FEW_LEGS)
     totals: dict[str, int] = defaultdict(int)
     for leg in legs:
         if not isinstance(leg.amount, Money) or leg.amount.amount == 0:
@@ -59,11 +82,7 @@ def _validate_shape(transfer_id: str, legs: Sequence[Leg]) -> None:
         totals[leg.amount.currency] += leg.amount.amount
     unbalanced = sorted(code for code, total in totals.items() if total != 0)
     if unbalanced:
-        raise UnbalancedTransfer(
-            "The legs do not sum to zero in %(currencies)s.",
-            code="unbalanced",
-            params={"currencies": ", ".join(unbalanced)},
-        )
+        raise _unbalanced(", ".join(unbalanced))
 
 
 def content_digest(
@@ -81,6 +100,36 @@ def content_digest(
     return hashlib.sha256(encoded.encode()).hexdigest()
 
 
+def _unbalanced(currencies: str) -> UnbalancedTransfer:
+    return UnbalancedTransfer(
+        "The legs do not sum to zero in %(currencies)s.",
+        code="unbalanced",
+        params={"currencies": currencies},
+    )
+
+
+def _overdrawn(code: str) -> InsufficientFunds:
+    return InsufficientFunds(
+        "Account %(code)s would be overdrawn.",
+        code="insufficient_funds",
+        params={"code": code},
+    )
+
+
+def _conflict(tenant: Tenant, transfer_id: str) -> TransferConflict:
+    audit.emit(
+        "ledger_transfer_conflict",
+        outcome="failure",
+        tenant=tenant.pk,
+        target=transfer_id,
+    )
+    return TransferConflict(
+        "Transfer id %(id)s was already used for a different transfer.",
+        code="conflict",
+        params={"id": transfer_id},
+    )
+
+
 def _existing(tenant: Tenant, transfer_id: str, digest: str) -> LedgerTransfer | None:
     found = LedgerTransfer.objects.filter(
         tenant=tenant, transfer_id=transfer_id
@@ -88,17 +137,7 @@ def _existing(tenant: Tenant, transfer_id: str, digest: str) -> LedgerTransfer |
     if found is None:
         return None
     if found.content_digest != digest:
-        audit.emit(
-            "ledger_transfer_conflict",
-            outcome="failure",
-            tenant=tenant.pk,
-            target=transfer_id,
-        )
-        raise TransferConflict(
-            "Transfer id %(id)s was already used for a different transfer.",
-            code="conflict",
-            params={"id": transfer_id},
-        )
+        raise _conflict(tenant, transfer_id)
     return found
 
 
@@ -111,24 +150,18 @@ def _lock_and_check(tenant: Tenant, legs: Sequence[Leg]) -> dict[int, int]:
     )
     accounts = {account.pk: account for account in locked}
     if len(accounts) != len(deltas):
-        raise InvalidTransfer("A leg names an account that does not exist.")
+        raise InvalidTransfer(ACCOUNT_MISSING)
 
     for leg in legs:
         account = accounts[leg.account.pk]
         if account.tenant_id != tenant.pk:
-            raise InvalidTransfer("A leg names another tenant's account.")
+            raise InvalidTransfer(FOREIGN_ACCOUNT)
         if account.currency != leg.amount.currency:
-            raise InvalidTransfer(
-                "A leg's currency differs from its account's currency."
-            )
+            raise InvalidTransfer(WRONG_CURRENCY)
     for pk, delta in deltas.items():
         account = accounts[pk]
         if not account.allow_negative and account.balance + delta < 0:
-            raise InsufficientFunds(
-                "Account %(code)s would be overdrawn.",
-                code="insufficient_funds",
-                params={"code": account.code},
-            )
+            raise _overdrawn(account.code)
     return deltas
 
 
@@ -178,6 +211,116 @@ def _insert_transfer(
     return transfer
 
 
+def _post_with_orm(
+    tenant: Tenant,
+    transfer_id: str,
+    legs: Sequence[Leg],
+    description: str,
+    digest: str,
+    reverses: LedgerTransfer | None,
+) -> tuple[LedgerTransfer, bool]:
+    with transaction.atomic():
+        transfer = _insert_transfer(tenant, transfer_id, description, digest, reverses)
+        if transfer is None:
+            existing = _existing(tenant, transfer_id, digest)
+            if existing is None:
+                raise InvalidTransfer(UNCLAIMED)
+            return existing, False
+        deltas = _lock_and_check(tenant, legs)
+        LedgerEntry.objects.bulk_create(
+            LedgerEntry(
+                transfer=transfer,
+                account_id=leg.account.pk,
+                amount=leg.amount.amount,
+                currency=leg.amount.currency,
+            )
+            for leg in legs
+        )
+        for pk, delta in deltas.items():
+            LedgerAccount.objects.filter(pk=pk).add_to_balance(delta)
+    return transfer, True
+
+
+def _refusal(
+    error: DatabaseError, tenant: Tenant, transfer_id: str
+) -> LedgerError | None:
+    """The ledger exception for a refusal of the posting function, if it is one."""
+    cause = error.__cause__
+    sqlstate = getattr(cause, "sqlstate", None)
+    diag = getattr(cause, "diag", None)
+    detail = str(getattr(diag, "message_detail", None) or "")
+    if sqlstate == "HPL04":
+        return _overdrawn(detail)
+    if sqlstate == "HPL05":
+        return _unbalanced(detail)
+    if sqlstate == "HPL06":
+        return _conflict(tenant, transfer_id)
+    if sqlstate in POSTGRES_REFUSALS:
+        return InvalidTransfer(POSTGRES_REFUSALS[sqlstate])
+    return None
+
+
+def _post_with_function(
+    tenant: Tenant,
+    transfer_id: str,
+    legs: Sequence[Leg],
+    description: str,
+    digest: str,
+    reverses: LedgerTransfer | None,
+) -> tuple[LedgerTransfer, bool]:
+    """Post through ``hardened_payments_post_transfer`` in one statement.
+
+    Outside a transaction the statement is its own transaction, so the
+    deferred balance triggers run when it ends. Inside one, a savepoint keeps
+    the caller's transaction usable after a refusal.
+    """
+    params = [
+        tenant.pk,
+        transfer_id,
+        description,
+        digest,
+        reverses.pk if reverses is not None else None,
+        timezone.now(),
+        [leg.account.pk for leg in legs],
+        [leg.amount.amount for leg in legs],
+        [leg.amount.currency for leg in legs],
+    ]
+    try:
+        if connection.get_autocommit():
+            row = _call_post_function(params)
+        else:
+            with transaction.atomic():
+                row = _call_post_function(params)
+    except DatabaseError as error:
+        refusal = _refusal(error, tenant, transfer_id)
+        if refusal is None:
+            raise
+        raise refusal from error
+
+    pk, created_at, posted = row
+    transfer = LedgerTransfer(
+        pk=pk,
+        tenant=tenant,
+        transfer_id=transfer_id,
+        description=description,
+        content_digest=digest,
+        reverses=reverses,
+        created_at=created_at,
+    )
+    transfer._state.adding = False
+    transfer._state.db = connection.alias
+    return transfer, bool(posted)
+
+
+def _call_post_function(params: list[Any]) -> tuple[Any, ...]:
+    with connection.cursor() as cursor:
+        cursor.execute(POST_FUNCTION_SQL, params)
+        row = cursor.fetchone()
+    if row is None:
+        raise InvalidTransfer(UNCLAIMED)
+    return tuple(row)
+
+
 def post(
     tenant: Tenant,
     transfer_id: str,
@@ -189,26 +332,12 @@ def post(
     _validate_shape(transfer_id, legs)
     digest = content_digest(legs, description, reverses)
 
-    with transaction.atomic():
-        transfer = _insert_transfer(tenant, transfer_id, description, digest, reverses)
-        if transfer is None:
-            existing = _existing(tenant, transfer_id, digest)
-            if existing is None:
-                raise InvalidTransfer("The transfer id could not be claimed.")
-            return existing
-        deltas = _lock_and_check(tenant, legs)
-        LedgerEntry.objects.bulk_create(
-            LedgerEntry(
-                transfer=transfer,
-                account_id=leg.account.pk,
-                amount=leg.amount.amount,
-                currency=leg.amount.currency,
-            )
-            for leg in legs
-        )
-        if connection.vendor != "postgresql":
-            for pk, delta in deltas.items():
-                LedgerAccount.objects.filter(pk=pk).add_to_balance(delta)
+    poster = (
+        _post_with_function if connection.vendor == "postgresql" else _post_with_orm
+    )
+    transfer, posted = poster(tenant, transfer_id, legs, description, digest, reverses)
+    if not posted:
+        return transfer
 
     audit.emit(
         "ledger_transfer_posted",

@@ -107,28 +107,32 @@ class EncryptedFieldMixin:
 
     def encrypt_value(self, value: Any) -> str:
         field: Any = self
-        return get_cipher().encrypt(
-            self.to_plaintext(field.to_python(value)), self.encryption_context()
-        )
+        context = field.__dict__.get("_hardened_context") or self.encryption_context()
+        return get_cipher().encrypt(self.to_plaintext(field.to_python(value)), context)
 
     def decrypt_value(self, stored: Any) -> Any:
         field: Any = self
         if not (isinstance(stored, str) and stored.startswith(PREFIX)):
-            if legacy.configured() and legacy.as_token(stored) is not None:
-                try:
-                    return field.to_python(legacy.decrypt(stored))
-                except ValidationError as exc:
-                    raise DecryptionError(
-                        "A legacy value does not have the field's type."
-                    ) from exc
-            raise DecryptionError("The value is not a hardened_privacy ciphertext.")
-        data = get_cipher().decrypt(stored, self.encryption_context())
+            return self._decrypt_legacy(stored)
+        context = field.__dict__.get("_hardened_context") or self.encryption_context()
+        data = get_cipher().decrypt(stored, context)
         try:
             return self.from_plaintext(data)
         except (ValueError, TypeError, decimal.InvalidOperation) as exc:
             raise DecryptionError(
                 "A decrypted value does not have the field's type."
             ) from exc
+
+    def _decrypt_legacy(self, stored: Any) -> Any:
+        field: Any = self
+        if legacy.configured() and legacy.as_token(stored) is not None:
+            try:
+                return field.to_python(legacy.decrypt(stored))
+            except ValidationError as exc:
+                raise DecryptionError(
+                    "A legacy value does not have the field's type."
+                ) from exc
+        raise DecryptionError("The value is not a hardened_privacy ciphertext.")
 
     def from_db_value(
         self, value: Any, expression: Any, connection: BaseDatabaseWrapper
@@ -145,9 +149,11 @@ class EncryptedFieldMixin:
         return self.encrypt_value(value)
 
     def get_db_prep_save(self, value: Any, connection: BaseDatabaseWrapper) -> Any:
+        if value is None:
+            return None
         if hasattr(value, "as_sql"):
             return value
-        return self.get_db_prep_value(value, connection)
+        return self.encrypt_value(value)
 
     def blind_index_field(self) -> BlindIndexField | None:
         field: Any = self
@@ -254,7 +260,12 @@ class BlindIndexField(_CharField):
         return name, path, [self.source, *args], kwargs
 
     def source_field(self) -> models.Field[Any, Any]:
-        return self.model._meta.get_field(self.source)  # type: ignore[return-value]
+        source: models.Field[Any, Any] | None = self.__dict__.get("_hardened_source")
+        if source is None or source.model is not self.model:
+            source = self.model._meta.get_field(self.source)  # type: ignore[assignment]
+            self.__dict__["_hardened_source"] = source
+        assert source is not None
+        return source
 
     def digest_for(self, value: Any) -> str | None:
         if value is None:
@@ -269,7 +280,11 @@ class BlindIndexField(_CharField):
         normalizer = self.normalizer or getattr(source, "blind_index_normalizer", None)
         if normalizer is not None:
             text = normalizer(text)
-        return blind_index.digest(f"{self.model._meta.db_table}.{source.column}", text)
+        context = self.__dict__.get("_hardened_context")
+        if context is None:
+            context = f"{self.model._meta.db_table}.{source.column}"
+            self.__dict__["_hardened_context"] = context
+        return blind_index.digest(context, text)
 
     def pre_save(self, model_instance: models.Model, add: bool) -> str | None:
         value = self.digest_for(getattr(model_instance, self.source_field().attname))

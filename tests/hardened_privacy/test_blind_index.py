@@ -1,11 +1,16 @@
+import hashlib
+import hmac
+
 import pytest
 from django.core.exceptions import FieldError
 from django.db import connection
 from django.db.models import F
 from django.test import override_settings
 
+from hardened_privacy.conf import app_settings
 from hardened_privacy.exceptions import HardenedPrivacyConfigurationError
-from tests.hardened_privacy.testapp.models import Patient
+from hardened_privacy.internal.keyring import get_keyring
+from tests.hardened_privacy.testapp.models import Patient, Visit
 
 pytestmark = pytest.mark.django_db
 
@@ -89,3 +94,27 @@ def test_fields_without_index_refuse_exact_lookups():
 def test_expressions_are_refused():
     with pytest.raises(FieldError, match="plain values"):
         list(Patient.objects.filter(email=F("name")))
+
+
+def test_index_is_hmac_sha256_of_the_column_and_the_normalised_value():
+    patient = make("Ada@Example.com")
+    key = get_keyring().secret(app_settings.BLIND_INDEX_KEY, "key")
+    expected = hmac.new(
+        key, b"hardened_privacy_tests_patient.email\x00ada@example.com", hashlib.sha256
+    ).hexdigest()
+    other_column = hmac.new(
+        key, b"hardened_privacy_tests_visit.contact\x00ada@example.com", hashlib.sha256
+    ).hexdigest()
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT email_index FROM hardened_privacy_tests_patient WHERE id = %s",
+            [patient.pk],
+        )
+        assert cursor.fetchone()[0] == expected
+    assert Patient._meta.get_field("email_index").digest_for("ADA@example.com") == (
+        expected
+    )
+    assert Visit._meta.get_field("contact_index").digest_for("ada@example.com") == (
+        other_column
+    )

@@ -11,10 +11,29 @@ MIN_KEY_BYTES = 32
 DIGEST_LENGTH = 64
 
 
-def _keyed() -> "hmac.HMAC":
-    with _state_lock:
-        cached = _state.get("blind_index_hmac")
-    if isinstance(cached, hmac.HMAC):
+_CONTEXTS_CACHED = 1024
+
+
+class _Keyed:
+    """The keyed HMAC, and copies of it that have taken in a column's context."""
+
+    def __init__(self, key: bytes) -> None:
+        self.mac = hmac.new(key, digestmod=hashlib.sha256)
+        self.contexts: dict[str, hmac.HMAC] = {}
+
+    def for_context(self, context: str) -> "hmac.HMAC":
+        mac = self.contexts.get(context)
+        if mac is None:
+            mac = self.mac.copy()
+            mac.update(context.encode() + b"\x00")
+            if len(self.contexts) < _CONTEXTS_CACHED:
+                self.contexts[context] = mac
+        return mac
+
+
+def _keyed() -> _Keyed:
+    cached = _state.get("blind_index_hmac")
+    if isinstance(cached, _Keyed):
         return cached
     keyring = get_keyring()
     key = keyring.secret(
@@ -25,7 +44,7 @@ def _keyed() -> "hmac.HMAC":
             f"HARDENED_PRIVACY_BLIND_INDEX_KEY must be at least {MIN_KEY_BYTES} "
             "bytes long."
         )
-    keyed = hmac.new(key, digestmod=hashlib.sha256)
+    keyed = _Keyed(key)
     with _state_lock:
         _state["blind_index_hmac"] = keyed
     return keyed
@@ -33,6 +52,6 @@ def _keyed() -> "hmac.HMAC":
 
 def digest(context: str, value: str) -> str:
     """HMAC-SHA256 of ``value`` for the column named by ``context``, as hex."""
-    mac = _keyed().copy()
-    mac.update(context.encode() + b"\x00" + value.encode())
+    mac = _keyed().for_context(context).copy()
+    mac.update(value.encode())
     return mac.hexdigest()

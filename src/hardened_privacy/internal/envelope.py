@@ -10,12 +10,19 @@ The associated data binds the ciphertext to the format version, the master
 key id, the wrapped data key and the caller's context (for model fields the
 table and column), so a value moved to another column, or a header rewritten
 to name another key, fails authentication.
+
+A process wraps one data key under the active master key and encrypts with
+it until ``HARDENED_PRIVACY_DATA_KEY_MAX_USES`` values, each under its own
+random nonce. Data keys it has unwrapped stay open in a bounded cache, so
+reading many values costs the master key one unwrap per data key.
 """
 
 import binascii
 import logging
 import os
+import struct
 import threading
+from collections.abc import Iterator
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -39,7 +46,13 @@ DATA_KEY_BYTES = 32
 TAG_BYTES = 16
 BINARY_VERSION = b"\x01"
 _UNWRAPPED_CACHE_SIZE = 256
+_NONCE_BATCH = 512
 
+_NOT_OURS = "The value is not a hardened_privacy ciphertext."
+_FAILED = (
+    "The ciphertext failed authentication: it was altered, truncated or moved "
+    "from another column."
+)
 
 _TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
 _FROM_URLSAFE = bytes.maketrans(b"-_+/", b"+/!!")
@@ -65,7 +78,7 @@ def parse_key_id(token: str) -> str:
     """The master key id named in a stored value, or DecryptionError."""
     parts = token.split("$", 2)
     if len(parts) != 3 or parts[0] != VERSION or not KEY_ID.match(parts[1]):
-        raise DecryptionError("The value is not a hardened_privacy ciphertext.")
+        raise DecryptionError(_NOT_OURS)
     return parts[1]
 
 
@@ -73,27 +86,75 @@ def _aad_prefix(key_id: str, wrapped: bytes) -> bytes:
     return b"\x00".join([VERSION.encode(), key_id.encode(), wrapped, b""])
 
 
+class _NonceBatches(threading.local):
+    batch: Iterator[tuple[bytes, ...]] = iter(())
+
+
+_nonce_batches = _NonceBatches()
+
+
+def _nonce() -> bytes:
+    """A random 96-bit nonce that no other caller is given.
+
+    Nonces come from ``os.urandom`` a batch at a time. Each thread draws
+    from its own batch, and a forked child drops the batches it inherited.
+    """
+    drawn = next(_nonce_batches.batch, None)
+    if drawn is None:
+        pool = os.urandom(NONCE_BYTES * _NONCE_BATCH)
+        _nonce_batches.batch = struct.iter_unpack(f"{NONCE_BYTES}s", pool)
+        drawn = next(_nonce_batches.batch)
+    return drawn[0]
+
+
+def _forget_nonces() -> None:
+    global _nonce_batches
+    _nonce_batches = _NonceBatches()
+
+
+os.register_at_fork(after_in_child=_forget_nonces)
+
+
 class _DataKey:
+    """An open data key and the bytes every envelope under it repeats.
+
+    ``text_head`` is the start of every text envelope under this key: the
+    prefix and the base64 of the longest run of header bytes that encodes
+    on its own (a multiple of three bytes); ``carry`` is the rest of the
+    header, encoded together with each value's nonce.
+    """
+
     __slots__ = (
         "aad_prefix",
         "aead",
         "binary_header",
+        "carry",
         "header",
         "key_id",
-        "prefix",
+        "text_head",
         "uses",
+        "wrapped",
     )
 
-    def __init__(self, key_id: str, data_key: bytes, wrapped: bytes) -> None:
+    def __init__(self, key_id: str, aead: AESGCM, wrapped: bytes) -> None:
         self.key_id = key_id
-        self.aead = AESGCM(data_key)
+        self.aead = aead
+        self.wrapped = wrapped
         self.header = len(wrapped).to_bytes(2, "big") + wrapped
         self.aad_prefix = _aad_prefix(key_id, wrapped)
-        self.prefix = key_prefix(key_id)
         encoded = key_id.encode()
         self.binary_header = BINARY_VERSION + bytes([len(encoded)]) + encoded
         self.binary_header += self.header
+        aligned = len(self.header) - len(self.header) % 3
+        self.text_head = key_prefix(key_id) + _b64encode(self.header[:aligned])
+        self.carry = self.header[aligned:]
         self.uses = 0
+
+    def open(self, nonce: bytes, body: bytes, context: bytes) -> bytes:
+        try:
+            return self.aead.decrypt(nonce, body, self.aad_prefix + context)
+        except InvalidTag as exc:
+            raise DecryptionError(_FAILED) from exc
 
 
 class EnvelopeCipher:
@@ -103,7 +164,7 @@ class EnvelopeCipher:
         self.keyring = keyring
         self.max_uses = app_settings.DATA_KEY_MAX_USES
         self._current: _DataKey | None = None
-        self._opened: dict[tuple[str, bytes], AESGCM] = {}
+        self._opened: dict[tuple[str, bytes], _DataKey] = {}
         self._lock = threading.Lock()
 
     def _renew(self) -> _DataKey:
@@ -117,52 +178,56 @@ class EnvelopeCipher:
             wrapped = provider.wrap_data_key(key_id, reference, data_key)
             if len(wrapped) >= 2**16:
                 raise DecryptionError("The wrapped data key is too long.")
-            current = _DataKey(key_id, data_key, wrapped)
-            self._opened[(key_id, wrapped)] = current.aead
+            current = _DataKey(key_id, AESGCM(data_key), wrapped)
+            self._remember(current)
             self._current = current
             logger.info("Created a data key under master key %s.", key_id)
             return current
 
-    def _open_data_key(self, key_id: str, wrapped: bytes) -> AESGCM:
-        aead = self._opened.get((key_id, wrapped))
-        if aead is not None:
-            return aead
+    def _remember(self, data_key: _DataKey) -> None:
+        while len(self._opened) >= _UNWRAPPED_CACHE_SIZE:
+            del self._opened[next(iter(self._opened))]
+        self._opened[(data_key.key_id, data_key.wrapped)] = data_key
+
+    def _open_data_key(self, key_id: str, wrapped: bytes) -> _DataKey:
+        opened = self._opened.get((key_id, wrapped))
+        if opened is not None:
+            return opened
         provider, reference = self.keyring.master(key_id)
         data_key = provider.unwrap_data_key(key_id, reference, wrapped)
         if len(data_key) != DATA_KEY_BYTES:
             raise DecryptionError("The unwrapped data key has the wrong length.")
-        aead = AESGCM(data_key)
+        opened = _DataKey(key_id, AESGCM(data_key), wrapped)
         with self._lock:
-            while len(self._opened) >= _UNWRAPPED_CACHE_SIZE:
-                del self._opened[next(iter(self._opened))]
-            self._opened[(key_id, wrapped)] = aead
-        return aead
+            self._remember(opened)
+        return opened
+
+    def _encrypting(self) -> _DataKey:
+        data_key = self._current
+        if data_key is None or data_key.uses >= self.max_uses:
+            data_key = self._renew()
+        data_key.uses += 1
+        return data_key
 
     def seal(self, plaintext: bytes, context: bytes) -> bytes:
         """The binary envelope: ``0x01 | id length | key id | wrapped
         length (2) | wrapped data key | nonce | ciphertext and tag``."""
-        data_key = self._current
-        if data_key is None or data_key.uses >= self.max_uses:
-            data_key = self._renew()
-        data_key.uses += 1
-        nonce = os.urandom(NONCE_BYTES)
+        data_key = self._encrypting()
+        nonce = _nonce()
         body = data_key.aead.encrypt(nonce, plaintext, data_key.aad_prefix + context)
-        return b"".join((data_key.binary_header, nonce, body))
+        return data_key.binary_header + nonce + body
 
     def encrypt(self, plaintext: bytes, context: bytes) -> str:
         """The text envelope stored by model fields (see the module docstring)."""
-        data_key = self._current
-        if data_key is None or data_key.uses >= self.max_uses:
-            data_key = self._renew()
-        data_key.uses += 1
-        nonce = os.urandom(NONCE_BYTES)
+        data_key = self._encrypting()
+        nonce = _nonce()
         body = data_key.aead.encrypt(nonce, plaintext, data_key.aad_prefix + context)
-        return data_key.prefix + _b64encode(data_key.header + nonce + body)
+        return data_key.text_head + _b64encode(data_key.carry + nonce + body)
 
     def _known(self, key_id: str) -> None:
         if key_id not in self.keyring.keys:
             if not KEY_ID.match(key_id):
-                raise DecryptionError("The value is not a hardened_privacy ciphertext.")
+                raise DecryptionError(_NOT_OURS)
             raise UnknownKeyError(
                 f"The value was encrypted under {key_id!r}, which is not configured."
             )
@@ -172,36 +237,17 @@ class EnvelopeCipher:
         wrapped_end = start + 2 + wrapped_length
         if len(raw) < wrapped_end + NONCE_BYTES + TAG_BYTES or not wrapped_length:
             raise DecryptionError("The ciphertext is truncated.")
-        wrapped = raw[start + 2 : wrapped_end]
-        aead = self._open_data_key(key_id, wrapped)
-        try:
-            return aead.decrypt(
-                raw[wrapped_end : wrapped_end + NONCE_BYTES],
-                raw[wrapped_end + NONCE_BYTES :],
-                _aad_prefix(key_id, wrapped) + context,
-            )
-        except InvalidTag as exc:
-            raise DecryptionError(
-                "The ciphertext failed authentication: it was altered, truncated "
-                "or moved from another column."
-            ) from exc
+        data_key = self._open_data_key(key_id, raw[start + 2 : wrapped_end])
+        nonce_end = wrapped_end + NONCE_BYTES
+        return data_key.open(raw[wrapped_end:nonce_end], raw[nonce_end:], context)
 
     def open(self, blob: bytes, context: bytes) -> bytes:
         """Open a binary envelope made by :meth:`seal`."""
         current = self._current
         if current is not None and blob.startswith(current.binary_header):
             start = len(current.binary_header)
-            try:
-                return current.aead.decrypt(
-                    blob[start : start + NONCE_BYTES],
-                    blob[start + NONCE_BYTES :],
-                    current.aad_prefix + context,
-                )
-            except InvalidTag as exc:
-                raise DecryptionError(
-                    "The ciphertext failed authentication: it was altered, "
-                    "truncated or moved from another column."
-                ) from exc
+            nonce_end = start + NONCE_BYTES
+            return current.open(blob[start:nonce_end], blob[nonce_end:], context)
         if len(blob) < 2 or blob[:1] != BINARY_VERSION:
             raise DecryptionError("The value is not a hardened_privacy envelope.")
         end = 2 + blob[1]
@@ -214,9 +260,25 @@ class EnvelopeCipher:
 
     def decrypt(self, token: str, context: bytes) -> bytes:
         """Open a text envelope made by :meth:`encrypt`."""
+        current = self._current
+        if (
+            current is not None
+            and isinstance(token, str)
+            and token.startswith(current.text_head)
+        ):
+            try:
+                raw = _b64decode(token[len(current.text_head) :])
+            except (binascii.Error, ValueError) as exc:
+                raise DecryptionError("The ciphertext is not valid base64.") from exc
+            start = len(current.carry)
+            if raw[:start] == current.carry:
+                if len(raw) < start + NONCE_BYTES + TAG_BYTES:
+                    raise DecryptionError("The ciphertext is truncated.")
+                nonce_end = start + NONCE_BYTES
+                return current.open(raw[start:nonce_end], raw[nonce_end:], context)
         parts = token.split("$", 2) if isinstance(token, str) else []
         if len(parts) != 3 or parts[0] != VERSION:
-            raise DecryptionError("The value is not a hardened_privacy ciphertext.")
+            raise DecryptionError(_NOT_OURS)
         self._known(parts[1])
         try:
             raw = _b64decode(parts[2])

@@ -7,7 +7,6 @@ import logging
 import re
 import socket
 import ssl
-import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
@@ -28,6 +27,7 @@ from hardened_privacy.exceptions import (
     EgressResponseTooLarge,
     EgressTimeout,
 )
+from hardened_privacy.internal import egress_lookups
 from hardened_privacy.internal.egress_addresses import (
     Network,
     parse_address,
@@ -300,27 +300,21 @@ class EgressClient:
 
     def _lookup(self, target: Target, deadline: float) -> list[str]:
         """Run the resolver (it has no timeout of its own) within the deadline."""
-        outcome: dict[str, Any] = {}
 
-        def work() -> None:
-            try:
-                outcome["found"] = [
-                    str(a) for a in self.resolver(target.host, target.port)
-                ]
-            except Exception as exc:
-                outcome["error"] = exc
+        def work() -> list[str]:
+            return [str(a) for a in self.resolver(target.host, target.port)]
 
-        thread = threading.Thread(target=work, name="hardened-egress-dns", daemon=True)
-        thread.start()
-        thread.join(remaining(deadline))
-        if thread.is_alive():
-            raise EgressTimeout(f"Resolving {target.host} took longer than allowed.")
-        if "error" in outcome:
+        lookup = egress_lookups.pool().submit(work)
+        seconds = remaining(deadline)
+        try:
+            finished, found = lookup.wait(seconds)
+        except Exception as exc:
             raise EgressConnectionError(
                 f"The host {target.host} could not be resolved."
-            ) from outcome["error"]
-        found: list[str] = outcome["found"]
-        return found
+            ) from exc
+        if not finished:
+            raise EgressTimeout(f"Resolving {target.host} took longer than allowed.")
+        return found  # type: ignore[no-any-return]
 
     def _connect(
         self, target: Target, addresses: list[str], deadline: float

@@ -161,7 +161,8 @@ def ours():
 def test_a_verified_event_is_mirrored_with_its_ids_and_amounts(
     client, payment, mirror_on
 ):
-    response = deliver(client, stripe_event(amount=2000, currency="usd"))
+    verified = stripe_event(amount=2000, currency="usd")
+    response = deliver(client, verified)
 
     assert response.json() == {"status": "processed"}
     payment.refresh_from_db()
@@ -177,7 +178,7 @@ def test_a_verified_event_is_mirrored_with_its_ids_and_amounts(
         2000,
         "usd",
     )
-    assert intent.stripe_data["status"] == "succeeded"
+    assert intent.stripe_data == verified["data"]["object"]
     assert set(reads(mirror_on)) == {"/v1/account"}
     assert {r["authorization"] for r in mirror_on.requests} == {f"Bearer {API_KEY}"}
 
@@ -355,6 +356,16 @@ def test_an_older_event_does_not_overwrite_a_newer_snapshot(mirror_on):
 
     assert dj("PaymentIntent").objects.get().stripe_data["status"] == "succeeded"
     assert dj("Event").objects.count() == 2
+
+
+def test_an_object_of_another_kind_is_kept_only_in_the_event(mirror_on):
+    event = stripe_event(object="charge", id="ch_1Other")
+
+    assert djstripe_mirror.mirror(event) is True
+
+    assert dj("Event").objects.get().data["object"]["id"] == "ch_1Other"
+    assert dj("PaymentIntent").objects.count() == 0
+    assert dj("Charge").objects.count() == 0
 
 
 def test_a_checkout_session_is_mirrored_with_its_payment_intent(mirror_on):

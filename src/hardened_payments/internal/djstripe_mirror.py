@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.apps import apps
-from django.db import IntegrityError, transaction
+from django.db import transaction
 
 from hardened_payments.conf import app_settings
 from hardened_payments.internal import audit
@@ -88,12 +88,7 @@ def _copy(event: dict[str, Any]) -> bool:
     name = MODELS.get(obj.get("object"))
     if name is not None and not _newer_event_held(dj_event, event):
         _model(name).sync_from_stripe_data(obj, api_key=api_key)
-    try:
-        with transaction.atomic():
-            dj_event.sync_from_stripe_data(event, api_key=api_key)
-    except IntegrityError:
-        if not dj_event.objects.filter(id=event["id"]).exists():
-            raise
+    dj_event.sync_from_stripe_data(event, api_key=api_key)
     return True
 
 

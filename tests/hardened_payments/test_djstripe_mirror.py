@@ -13,6 +13,7 @@ import pytest
 import stripe
 from django.apps import apps
 from django.conf import settings
+from django.contrib import admin
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test import override_settings
@@ -98,6 +99,13 @@ def _account(account_id: str) -> dict:
 
 @pytest.fixture(scope="module")
 def djstripe_tables(django_db_setup, django_db_blocker):
+    """Install dj-stripe and its tables for this module, then remove both.
+
+    Installing an app runs the admin's autodiscovery again, which registers
+    dj-stripe's models on the admin site; they are unregistered afterwards so
+    that later tests see the site as it was.
+    """
+    registered = set(admin.site._registry)
     with override_settings(
         INSTALLED_APPS=[*settings.INSTALLED_APPS, "djstripe"],
         DJSTRIPE_FOREIGN_KEY_TO_FIELD="id",
@@ -110,6 +118,8 @@ def djstripe_tables(django_db_setup, django_db_blocker):
         with django_db_blocker.unblock(), connection.schema_editor() as editor:
             for model in reversed(models):
                 editor.delete_model(model)
+    for model in set(admin.site._registry) - registered:
+        admin.site.unregister(model)
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """The PostgreSQL posting function and how its refusals reach Python."""
 
 import logging
+from typing import Any
 
 import pytest
 from django.db import DataError, Error, connection, transaction
@@ -73,14 +74,17 @@ def raw_refusal(sql, params):
         connection.cursor() as cursor,
     ):
         cursor.execute(sql, params)
-    return caught.value.__cause__
+    cause: Any = caught.value.__cause__
+    assert cause is not None
+    return cause
 
 
 def refused(tenant, transfer_id, legs):
     """The SQLSTATE and detail the function raises for ``legs``."""
     with pytest.raises(Error) as caught:
         call(tenant, transfer_id, legs)
-    cause = caught.value.__cause__
+    cause: Any = caught.value.__cause__
+    assert cause is not None
     return cause.sqlstate, cause.diag.message_detail
 
 

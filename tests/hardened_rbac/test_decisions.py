@@ -8,6 +8,8 @@ from unittest import mock
 
 import pytest
 from django.contrib.auth.models import Group, Permission
+from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -451,13 +453,19 @@ def test_a_cache_that_keeps_nothing_never_answers(scene, settings):
     assert _decides(tenant, author, "view", post) == (True, True)
 
 
+def _redis_client(cache):
+    primary = decisions._primary(cache)
+    assert primary is not None
+    return primary.client
+
+
 @pytest.mark.redis
 def test_an_unreadable_redis_value_is_a_miss(scene, caplog):
     tenant, _, reader, post, _ = scene
     cache = decisions._cache()
     key = _entry_key(tenant, reader, "view", post)
     decisions.versions(tenant.pk, reader.pk)
-    client = decisions._primary(cache)
+    client = _redis_client(cache)
     client.set(cache.make_key(key), b"\x80\x05garbled")
     client.set(cache.make_key(decisions.user_key(reader.pk)), b"\x80\x05garbled")
     assert _decides(tenant, reader, "view", post) == (False, True)
@@ -470,11 +478,43 @@ def test_a_cached_decision_is_one_round_trip_to_the_first_server(scene):
     tenant, author, _, post, _ = scene
     assert _decides(tenant, author, "view", post) == (True, True)
     cache = decisions._cache()
-    client = decisions._primary(cache)
-    assert decisions._primary(cache) is client
-    assert client.connection_pool is cache._cache._get_connection_pool(True)
+    client = _redis_client(cache)
+    assert _redis_client(cache) is client
+    assert isinstance(cache, RedisCache)
+    assert client.connection_pool is cache._cache.get_client(write=True).connection_pool
     with mock.patch.object(
         client, "execute_command", wraps=client.execute_command
     ) as sent:
         assert _decides(tenant, author, "view", post) == (True, False)
     assert [call.args[0] for call in sent.call_args_list] == ["MGET"]
+
+
+class ShardingClient(RedisCacheClient):
+    """A client of a site's own, free to choose a server per key."""
+
+
+class ShardingCache(RedisCache):
+    def __init__(self, server, params):
+        super().__init__(server, params)
+        self._class = ShardingClient
+
+
+def test_only_djangos_own_redis_client_is_read_directly(settings):
+    settings.CACHES = {
+        **settings.CACHES,
+        "local": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "redis": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+        },
+        "sharded": {
+            "BACKEND": f"{__name__}.ShardingCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+        },
+    }
+    assert decisions._primary(caches["local"]) is None
+    assert decisions._primary(caches["sharded"]) is None
+    primary = decisions._primary(caches["redis"])
+    assert primary is not None
+    assert primary.client.connection_pool.connection_kwargs["port"] == 1
+    assert primary.loads(pickle.dumps("token")) == "token"

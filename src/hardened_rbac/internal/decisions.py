@@ -35,13 +35,13 @@ import logging
 import math
 import time
 import uuid
-from collections.abc import Sequence
-from typing import Any, TypeGuard
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple, TypeGuard
 from weakref import WeakKeyDictionary
 
 from django.conf import settings
 from django.core.cache import BaseCache, caches
-from django.core.cache.backends.redis import RedisCache
+from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 from django.db import models
 
 from hardened_rbac.conf import app_settings
@@ -59,7 +59,6 @@ Scope = tuple[str, str, str]
 
 UNREADABLE = object()
 
-_primaries: WeakKeyDictionary[RedisCache, Any] = WeakKeyDictionary()
 _signers: dict[str, hmac.HMAC] = {}
 
 
@@ -95,12 +94,30 @@ def _is_token(value: object) -> TypeGuard[str]:
     return isinstance(value, str) and len(value) == TOKEN_LENGTH
 
 
-def _primary(cache: RedisCache) -> Any:
-    """One client on the cache's first server, kept for the cache's lifetime."""
-    client = _primaries.get(cache)
-    if client is None:
-        client = _primaries[cache] = cache._cache.get_client(write=True)
-    return client
+class _Primary(NamedTuple):
+    client: Any
+    loads: Callable[[bytes], object]
+
+
+_primaries: WeakKeyDictionary[BaseCache, _Primary | None] = WeakKeyDictionary()
+
+
+def _primary(cache: BaseCache) -> _Primary | None:
+    """Django's Redis client on the cache's first server, kept for the cache.
+
+    ``None`` for every other backend, and for a Redis backend with a client
+    class of its own, which may place keys on servers of its choosing.
+    """
+    if cache in _primaries:
+        return _primaries[cache]
+    primary = None
+    if isinstance(cache, RedisCache) and type(cache._cache) is RedisCacheClient:
+        serializer = getattr(cache._cache, "_serializer", None)
+        loads = getattr(serializer, "loads", None)
+        if loads is not None:
+            primary = _Primary(cache._cache.get_client(write=True), loads)
+    _primaries[cache] = primary
+    return primary
 
 
 def read(cache: BaseCache, keys: Sequence[str]) -> dict[str, object]:
@@ -109,16 +126,16 @@ def read(cache: BaseCache, keys: Sequence[str]) -> dict[str, object]:
     On Redis a value that does not deserialize reads as ``UNREADABLE``,
     which is neither a token nor an entry.
     """
-    if not isinstance(cache, RedisCache):
+    primary = _primary(cache)
+    if primary is None:
         return cache.get_many(keys)
-    raw = _primary(cache).mget([cache.make_key(key) for key in keys])
-    loads = cache._cache._serializer.loads  # type: ignore[attr-defined]
+    raw = primary.client.mget([cache.make_key(key) for key in keys])
     found: dict[str, object] = {}
     for key, value in zip(keys, raw, strict=True):
         if value is None:
             continue
         try:
-            found[key] = loads(value)
+            found[key] = primary.loads(value)
         except Exception:
             logger.warning("Unreadable decision cache value under %s", key)
             found[key] = UNREADABLE

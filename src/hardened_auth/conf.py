@@ -41,10 +41,27 @@ DEFAULT_OIDC_ALLOWED_SCOPES: Sequence[str] = ("openid", "email", "profile", "gro
 
 
 class AuthSettings:
-    """Each property reads its setting on access, so tests may override it."""
+    """Each property reads its setting on first access and keeps the value.
+
+    The kept values belong to the settings object Django holds at the time;
+    ``override_settings`` (and pytest-django's ``settings`` fixture) put a new
+    one in its place, so every override is read afresh.
+    """
+
+    def __init__(self) -> None:
+        self._source: object = None
+        self._values: dict[str, object] = {}
 
     def _get(self, name: str, default: object) -> object:
-        return getattr(settings, PREFIX + name, default)
+        source = settings._wrapped  # type: ignore[misc]
+        if source is not self._source:
+            self._values = {}
+            self._source = source
+        try:
+            return self._values[name]
+        except KeyError:
+            value = self._values[name] = getattr(settings, PREFIX + name, default)
+            return value
 
     @property
     def TRUSTED_PROXIES(self) -> Sequence[str]:

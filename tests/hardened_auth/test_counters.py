@@ -77,7 +77,8 @@ def test_redis_counts_an_attempt_in_one_round_trip(redis_cache, commands):
 def test_redis_and_django_ratelimit_add_to_one_counter(redis_cache):
     value = _value()
     first = counters.count(_request(), GROUP, value, "5/h")
-    assert first is not None and first.count == 1
+    assert first is not None
+    assert first.count == 1
     usage = get_usage(
         _request(),
         group=GROUP,
@@ -85,9 +86,11 @@ def test_redis_and_django_ratelimit_add_to_one_counter(redis_cache):
         rate="5/h",
         increment=True,
     )
-    assert usage is not None and usage["count"] == 2
+    assert usage is not None
+    assert usage["count"] == 2
     third = counters.count(_request(), GROUP, value, "5/h")
-    assert third is not None and third.count == 3
+    assert third is not None
+    assert third.count == 3
 
 
 @pytest.mark.redis

@@ -112,6 +112,34 @@ def test_changed_client_hint_counts_as_another_device():
     assert not _is_signed_in(other)
 
 
+def test_fingerprint_is_the_salted_hmac_of_the_device_headers(settings):
+    from django.test import RequestFactory
+    from django.utils.crypto import salted_hmac
+
+    request = RequestFactory().get(
+        "/", HTTP_USER_AGENT=FIREFOX + "x" * 600, HTTP_SEC_CH_UA_MOBILE="?0"
+    )
+    values = "\x1f".join([FIREFOX + "x" * (512 - len(FIREFOX)), "", "", "?0"])
+    expected = salted_hmac("hardened_auth.fingerprint", values, algorithm="sha256")
+    assert binding.fingerprint(request) == expected.hexdigest()
+
+    settings.SECRET_KEY = "another-secret-key-for-this-test-only-0123456789abcdef"
+    expected = salted_hmac("hardened_auth.fingerprint", values, algorithm="sha256")
+    assert binding.fingerprint(request) == expected.hexdigest()
+
+
+@override_settings(HARDENED_AUTH_SESSION_FINGERPRINT_HEADERS=["User-Agent"])
+def test_fingerprint_covers_only_the_configured_headers():
+    from django.test import RequestFactory
+
+    factory = RequestFactory(HTTP_USER_AGENT=FIREFOX)
+    plain = binding.fingerprint(factory.get("/"))
+    assert binding.fingerprint(factory.get("/", HTTP_SEC_CH_UA="x")) == plain
+    assert binding.fingerprint(RequestFactory(HTTP_USER_AGENT=CHROME).get("/")) != (
+        plain
+    )
+
+
 def test_forged_forwarded_for_does_not_change_the_binding():
     user = UserFactory()
     client = _browser()

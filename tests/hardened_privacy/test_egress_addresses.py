@@ -102,6 +102,17 @@ def test_host_names_are_normalised(host, normal):
 def test_invalid_host_names_are_refused(host):
     with pytest.raises(EgressHostNotAllowed):
         normalise_host(host)
+    with pytest.raises(EgressHostNotAllowed):
+        normalise_host(host)
+
+
+def test_remembered_answers_stay_the_same():
+    for _ in range(2):
+        assert normalise_host("API.Example.COM.") == "api.example.com"
+        assert parse_address("10.0.0.1") == ipaddress.ip_address("10.0.0.1")
+        assert parse_address("api.example.com") is None
+    assert normalise_host.cache_info().hits
+    assert parse_address.cache_info().hits
 
 
 def test_parse_target_keeps_path_and_query():

@@ -8,6 +8,7 @@ cloud metadata endpoints, and IPv6 forms that carry an IPv4 address
 address would pass on its own.
 """
 
+import functools
 import ipaddress
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -28,8 +29,13 @@ _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _LOCAL_NAT64 = ipaddress.ip_network("64:ff9b:1::/48")
 
 
+@functools.lru_cache(maxsize=1024)
 def parse_address(text: str) -> IPAddress | None:
-    """Return the address ``text`` spells, without a zone id, or ``None``."""
+    """Return the address ``text`` spells, without a zone id, or ``None``.
+
+    Answers are remembered (addresses are immutable values): a name is
+    parsed once rather than on every check of every request.
+    """
     try:
         return ipaddress.ip_address(text.split("%", 1)[0])
     except ValueError:

@@ -6,6 +6,7 @@ literals, and any of those with an explicit port (``api.example.com:8443``).
 An entry without a port allows only the scheme's default port.
 """
 
+import functools
 import logging
 import re
 import urllib.parse
@@ -47,8 +48,13 @@ class Target:
         return f"{self.scheme}://{netloc}{self.path}"
 
 
+@functools.lru_cache(maxsize=1024)
 def normalise_host(host: str) -> str:
-    """Lower-case ASCII form of ``host``; IDNA-encoded, no trailing dot."""
+    """Lower-case ASCII form of ``host``; IDNA-encoded, no trailing dot.
+
+    Results are remembered; a name that is refused is checked again each
+    time it comes up.
+    """
     host = host.strip().rstrip(".").lower()
     address = parse_address(host)
     if address is not None and "%" not in host:

@@ -1,3 +1,4 @@
+import json
 import logging
 import os
 import pickle
@@ -489,6 +490,14 @@ def test_a_cached_decision_is_one_round_trip_to_the_first_server(scene):
     assert [call.args[0] for call in sent.call_args_list] == ["MGET"]
 
 
+class JsonSerializer:
+    def dumps(self, obj):
+        return json.dumps(obj).encode()
+
+    def loads(self, data):
+        return json.loads(data)
+
+
 class ShardingClient(RedisCacheClient):
     """A client of a site's own, free to choose a server per key."""
 
@@ -511,6 +520,11 @@ def test_only_djangos_own_redis_client_is_read_directly(settings):
             "BACKEND": f"{__name__}.ShardingCache",
             "LOCATION": "redis://127.0.0.1:1/0",
         },
+        "json": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+            "OPTIONS": {"serializer": f"{__name__}.JsonSerializer"},
+        },
     }
     assert decisions._primary(caches["local"]) is None
     assert decisions._primary(caches["sharded"]) is None
@@ -518,3 +532,7 @@ def test_only_djangos_own_redis_client_is_read_directly(settings):
     assert primary is not None
     assert primary.client.connection_pool.connection_kwargs["port"] == 1
     assert primary.loads(pickle.dumps("token")) == "token"
+    assert primary.loads is pickle.loads
+    json_primary = decisions._primary(caches["json"])
+    assert json_primary is not None
+    assert json_primary.loads(b'"token"') == "token"

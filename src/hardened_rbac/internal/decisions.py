@@ -33,6 +33,7 @@ import hashlib
 import hmac
 import logging
 import math
+import pickle
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -41,7 +42,11 @@ from weakref import WeakKeyDictionary
 
 from django.conf import settings
 from django.core.cache import BaseCache, caches
-from django.core.cache.backends.redis import RedisCache, RedisCacheClient
+from django.core.cache.backends.redis import (
+    RedisCache,
+    RedisCacheClient,
+    RedisSerializer,
+)
 from django.db import models
 
 from hardened_rbac.conf import app_settings
@@ -114,6 +119,9 @@ def _primary(cache: BaseCache) -> _Primary | None:
     if isinstance(cache, RedisCache) and type(cache._cache) is RedisCacheClient:
         serializer = getattr(cache._cache, "_serializer", None)
         loads = getattr(serializer, "loads", None)
+        if type(serializer) is RedisSerializer:
+            # It pickles everything but integers, and no value here is one.
+            loads = pickle.loads
         if loads is not None:
             primary = _Primary(cache._cache.get_client(write=True), loads)
     _primaries[cache] = primary

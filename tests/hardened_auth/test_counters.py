@@ -1,4 +1,5 @@
 import os
+import time
 import uuid
 
 import pytest
@@ -120,6 +121,11 @@ def test_redis_over_its_limit_refuses_at_the_address(settings, redis_cache, comm
     assert (refused.allowed, refused.dimension) == (False, "ip")
     assert commands == ["EVALSHA"]
 
+    commands.clear()
+    again = limiter.check(request, "login")
+    assert (again.allowed, again.dimension) == (False, "ip")
+    assert commands == []
+
 
 @pytest.mark.redis
 def test_redis_counter_holding_no_number_fails_closed(redis_cache, caplog):
@@ -142,3 +148,84 @@ def test_redis_going_away_after_counting_fails_closed(redis_cache):
     pool.reset()
     with pytest.raises(RateLimiterUnavailable):
         limiter._count(_request(), GROUP, value, "5/h")
+
+
+@pytest.fixture
+def get_usage_calls(settings, monkeypatch):
+    """Count in a fresh local-memory cache; record what reaches it."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": f"counters-{uuid.uuid4().hex}",
+        }
+    }
+    calls: list[str] = []
+    real = get_usage
+
+    def spy(request, **kwargs):
+        calls.append(kwargs["group"])
+        return real(request, **kwargs)
+
+    monkeypatch.setattr(counters, "get_usage", spy)
+    return calls
+
+
+def test_exhausted_counter_refuses_without_asking_the_cache(get_usage_calls):
+    value = _value()
+    usages = [counters.count(_request(), GROUP, value, "1/h") for _ in range(4)]
+    assert [u is not None and u.exhausted for u in usages] == [
+        False,
+        True,
+        True,
+        True,
+    ]
+    assert get_usage_calls == [GROUP, GROUP]
+    assert all(u is not None and 1 <= u.time_left <= 3600 for u in usages[1:])
+
+
+def test_remembered_counter_is_asked_again_once_its_window_ends(
+    monkeypatch, get_usage_calls
+):
+    value = _value()
+    for _ in range(2):
+        counters.count(_request(), GROUP, value, "1/m")
+    later = time.time() + 61
+    monkeypatch.setattr(time, "time", lambda: later)
+    usage = counters.count(_request(), GROUP, value, "1/m")
+    assert usage is not None
+    assert not usage.exhausted
+    assert get_usage_calls == [GROUP] * 3
+
+
+def test_only_the_latest_exhausted_counters_are_remembered(
+    monkeypatch, get_usage_calls
+):
+    monkeypatch.setattr(counters, "MAX_REMEMBERED_EXHAUSTED", 2)
+    values = [_value() for _ in range(3)]
+    for value in values:
+        for _ in range(2):
+            counters.count(_request(), GROUP, value, "1/h")
+    get_usage_calls.clear()
+    for value in reversed(values):
+        usage = counters.count(_request(), GROUP, value, "1/h")
+        assert usage is not None
+        assert usage.exhausted
+    assert len(get_usage_calls) == 1
+
+
+def test_another_cache_does_not_see_what_one_remembered(settings, get_usage_calls):
+    value = _value()
+    for _ in range(2):
+        counters.count(_request(), GROUP, value, "1/h")
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "limits": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": f"limits-{uuid.uuid4().hex}",
+        },
+    }
+    settings.RATELIMIT_USE_CACHE = "limits"
+    usage = counters.count(_request(), GROUP, value, "1/h")
+    assert usage is not None
+    assert not usage.exhausted
+    assert len(get_usage_calls) == 3

@@ -6,6 +6,13 @@ backend an attempt is counted by one Lua script in one round trip, which
 increments the counter and gives a counter it created its expiry, through
 one Redis client kept per cache connection. On any other backend
 django-ratelimit's ``get_usage`` counts it.
+
+A counter only grows within its window, so once this process has seen one
+over its limit, every later attempt on it is refused until the window ends,
+whatever the cache would answer. Such counters are remembered per cache
+connection (at most ``MAX_REMEMBERED_EXHAUSTED`` of them, the oldest
+forgotten first) and their attempts are refused without a round trip, so a
+flood from one address costs the cache one count per window and process.
 """
 
 from __future__ import annotations
@@ -39,7 +46,13 @@ end
 return count
 """
 
+MAX_REMEMBERED_EXHAUSTED = 4096
+
 _scripts: weakref.WeakKeyDictionary[RedisCache, Script] = weakref.WeakKeyDictionary()
+# Per cache connection: counter key -> (count, limit, end of its window).
+_exhausted: weakref.WeakKeyDictionary[BaseCache, dict[str, tuple[int, int, int]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 @dataclass(frozen=True)
@@ -77,20 +90,47 @@ def count(request: HttpRequest, group: str, value: str, rate: str) -> Usage | No
     if not getattr(settings, "RATELIMIT_ENABLE", True):
         return None
     cache = rate_limit_cache()
-    if not isinstance(cache, RedisCache):
-        usage = get_usage(
+    limit, period = _split_rate(rate)
+    window = _get_window(value, period)
+    key = cache.make_key(_make_cache_key(group, window, rate, value, ALL))
+    remembered = _remembered(cache, key)
+    if remembered is not None:
+        return remembered
+
+    if isinstance(cache, RedisCache):
+        counted = _increment_script(cache)(keys=[key], args=[period + EXPIRATION_FUDGE])
+        usage = Usage(int(counted), limit, window - int(time.time()))
+    else:
+        counts = get_usage(
             request,
             group=group,
             key=lambda _group, _request: value,
             rate=rate,
             increment=True,
         )
-        if usage is None or usage["time_left"] < 0:
+        if counts is None or counts["time_left"] < 0:
             return None
-        return Usage(usage["count"], usage["limit"], usage["time_left"])
+        usage = Usage(counts["count"], counts["limit"], counts["time_left"])
+    if usage.exhausted:
+        _remember(cache, key, (usage.count, usage.limit, window))
+    return usage
 
-    limit, period = _split_rate(rate)
-    window = _get_window(value, period)
-    key = cache.make_and_validate_key(_make_cache_key(group, window, rate, value, ALL))
-    counted = _increment_script(cache)(keys=[key], args=[period + EXPIRATION_FUDGE])
-    return Usage(int(counted), limit, window - int(time.time()))
+
+def _remembered(cache: BaseCache, key: str) -> Usage | None:
+    """The counter ``key`` if this process saw it exhausted in its window."""
+    seen = _exhausted.get(cache, {}).get(key)
+    if seen is None:
+        return None
+    used, limit, window = seen
+    time_left = window - int(time.time())
+    if time_left < 0:
+        _exhausted[cache].pop(key, None)
+        return None
+    return Usage(used, limit, time_left)
+
+
+def _remember(cache: BaseCache, key: str, seen: tuple[int, int, int]) -> None:
+    remembered = _exhausted.setdefault(cache, {})
+    if key not in remembered and len(remembered) >= MAX_REMEMBERED_EXHAUSTED:
+        remembered.pop(next(iter(remembered)), None)
+    remembered[key] = seen

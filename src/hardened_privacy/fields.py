@@ -18,10 +18,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import FieldError, ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models.expressions import Col
 from django.db.models.lookups import Exact, In, Lookup, StartsWith
+from django.utils.functional import cached_property
 
 from hardened_privacy.exceptions import DecryptionError
 from hardened_privacy.internal import blind_index, legacy
@@ -51,6 +53,8 @@ __all__ = [
     "EncryptedJSONField",
     "EncryptedTextField",
 ]
+
+INTEGER_RANGE = (-(2**63), 2**63 - 1)
 
 
 class CiphertextExact(Exact):
@@ -213,7 +217,18 @@ class EncryptedDateField(EncryptedFieldMixin, _DateField):
 
 
 class EncryptedIntegerField(EncryptedFieldMixin, _IntegerField):
-    """An integer, encrypted."""
+    """An integer, encrypted; any 64-bit value, whatever the database."""
+
+    @cached_property
+    def validators(self) -> list[Callable[[Any], None]]:
+        # The column holds text, so the database has no integer range to
+        # offer; the range is the same 64 bits on every backend instead.
+        declared = list(super(models.IntegerField, self).validators)
+        return [
+            *declared,
+            MinValueValidator(INTEGER_RANGE[0]),
+            MaxValueValidator(INTEGER_RANGE[1]),
+        ]
 
     def from_plaintext(self, data: bytes) -> int:
         return int(data.decode())

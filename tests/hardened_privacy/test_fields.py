@@ -326,3 +326,19 @@ def test_binary_envelope_fails_closed():
         cipher.open(other, b"ctx")
     with pytest.raises(DecryptionError, match="not readable"):
         cipher.open(b"\x01\x02\xff\xfe" + blob[4:], b"ctx")
+
+
+@pytest.mark.parametrize("visits", [-(2**63), 0, 2**63 - 1])
+def test_integer_field_validates_any_64_bit_value_on_every_database(visits):
+    patient = make_patient(visits=visits)
+    patient.full_clean()
+    patient.save()
+    assert Patient.objects.get(pk=patient.pk).visits == visits
+
+
+@pytest.mark.parametrize("visits", [-(2**63) - 1, 2**63, 10**30])
+def test_integer_field_refuses_values_beyond_64_bits(visits):
+    patient = make_patient(visits=visits)
+    with pytest.raises(ValidationError) as refused:
+        patient.full_clean()
+    assert "visits" in refused.value.message_dict

@@ -477,3 +477,128 @@ def test_database_refuses_an_account_born_with_money(tenant):
             " VALUES (%s, 'rich', '', 'USD', false, 100, now())",
             [tenant.pk],
         )
+
+
+ENTRY_PAIR_SQL = (
+    "INSERT INTO hardened_payments_ledgerentry (transfer_id, account_id, amount,"
+    " currency) VALUES (%s, %s, %s, %s), (%s, %s, %s, %s)"
+)
+
+
+@pytest.mark.postgres
+def test_database_refuses_an_entry_on_another_tenants_account(tenant, accounts):
+    transfer = _posted(tenant, accounts)
+    other = TenantFactory()
+    bank = ledger.open_account(other, "bank", "USD", allow_negative=True)
+    seller = ledger.open_account(other, "seller", "USD")
+    before = snapshot()
+    _refused(
+        ENTRY_PAIR_SQL,
+        [transfer.pk, bank.pk, -5, "USD", transfer.pk, seller.pk, 5, "USD"],
+        match="does not match",
+    )
+    assert snapshot() == before
+
+
+@pytest.mark.postgres
+def test_database_refuses_an_entry_for_a_missing_transfer(tenant, accounts):
+    _posted(tenant, accounts)
+    missing = LedgerTransfer.objects.order_by("-pk").values_list("pk", flat=True)[0]
+    before = snapshot()
+    _refused(
+        ENTRY_PAIR_SQL,
+        [
+            *(missing + 1, accounts["clearing"].pk, -5, "USD"),
+            *(missing + 1, accounts["seller"].pk, 5, "USD"),
+        ],
+        match="does not match",
+    )
+    assert snapshot() == before
+
+
+@pytest.mark.postgres
+def test_database_applies_a_balanced_pair_added_to_an_existing_transfer(
+    tenant, accounts
+):
+    transfer = _posted(tenant, accounts)
+    _execute_now(
+        ENTRY_PAIR_SQL,
+        [
+            *(transfer.pk, accounts["seller"].pk, -4, "USD"),
+            *(transfer.pk, accounts["fees"].pk, 4, "USD"),
+        ],
+    )
+    assert ledger.balance(accounts["seller"]) == usd(6)
+    assert ledger.balance(accounts["fees"]) == usd(4)
+    assert ledger.entries_total(accounts["fees"]) == usd(4)
+
+
+@pytest.mark.postgres
+def test_database_refuses_a_pair_that_balances_only_across_currencies(tenant, accounts):
+    transfer = _posted(tenant, accounts)
+    before = snapshot()
+    _refused(
+        ENTRY_PAIR_SQL,
+        [
+            *(transfer.pk, accounts["clearing"].pk, 5, "USD"),
+            *(transfer.pk, accounts["eur"].pk, -5, "EUR"),
+        ],
+        match="does not balance in EUR",
+    )
+    assert snapshot() == before
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("mode", ["DEFERRED", "IMMEDIATE"])
+def test_database_checks_an_entry_added_after_its_transfer_was_checked(
+    tenant, accounts, mode
+):
+    transfer = _posted(tenant, accounts)
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute(f"SET CONSTRAINTS ALL {mode}")
+    before = snapshot()
+    _refused(
+        "INSERT INTO hardened_payments_ledgerentry (transfer_id, account_id, amount,"
+        " currency) VALUES (%s, %s, 5, 'USD')",
+        [transfer.pk, accounts["seller"].pk],
+        match="does not balance",
+    )
+    assert snapshot() == before
+
+
+@pytest.mark.postgres
+def test_database_refuses_a_transfer_written_with_one_leg(tenant, accounts):
+    before = snapshot()
+    _refused(
+        "WITH transfer AS (INSERT INTO hardened_payments_ledgertransfer (tenant_id,"
+        " transfer_id, description, content_digest, created_at)"
+        " VALUES (%s, 'one-leg', '', '', now()) RETURNING id)"
+        " INSERT INTO hardened_payments_ledgerentry (transfer_id, account_id,"
+        " amount, currency) SELECT id, %s, 5, 'USD' FROM transfer",
+        [tenant.pk, accounts["seller"].pk],
+        match="fewer than two legs",
+    )
+    assert snapshot() == before
+
+
+@pytest.mark.postgres
+def test_the_entry_migration_reverses_to_the_first_definition(tenant, accounts):
+    from importlib import import_module
+
+    rules = import_module("hardened_payments.migrations.0002_ledger_database_rules")
+    join = import_module("hardened_payments.migrations.0009_ledger_apply_entry_join")
+    restored = join.BACKWARD.strip().replace("CREATE OR REPLACE", "CREATE", 1)
+    assert restored in rules.FORWARD
+    source = "SELECT prosrc FROM pg_proc WHERE proname = %s"
+    name = ["hardened_payments_apply_entry"]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(join.BACKWARD)
+        cursor.execute(source, name)
+        assert "(SELECT tenant_id FROM" in cursor.fetchone()[0]
+        _posted(tenant, accounts)
+        assert ledger.balance(accounts["seller"]) == usd(10)
+        transaction.set_rollback(True)
+    with connection.cursor() as cursor:
+        cursor.execute(source, name)
+        assert "FROM hardened_payments_ledgertransfer AS t" in cursor.fetchone()[0]

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -26,7 +28,6 @@ from django.test import Client, override_settings
 from django.urls import reverse
 
 from hardened_payments import ledger
-from hardened_payments.internal import ledger as ledger_internals
 from hardened_payments.models import LedgerEntry, LedgerTransfer
 from hardened_payments.money import Money
 from hardened_privacy.exceptions import KeyProviderUnavailable
@@ -85,34 +86,66 @@ def test_logins_fail_closed_when_redis_stops_answering(accept):
 
 @pytest.mark.postgres
 def test_a_transfer_whose_connection_is_killed_is_not_half_posted(
-    transactional_db, tenant, purge_ledger_after, monkeypatch
+    transactional_db, tenant, purge_ledger_after
 ):
-    """pg_terminate_backend() ends the posting connection after its first write."""
+    """pg_terminate_backend() ends the posting connection after its first write.
+
+    Another connection holds the target account's row lock, so the posting
+    statement claims its transfer id and then waits; the posting backend is
+    terminated while it waits.
+    """
     source = ledger.open_account(tenant, "source", "USD", allow_negative=True)
     target = ledger.open_account(tenant, "target", "USD")
     legs = [
         ledger.Leg(source, Money(-500, "USD")),
         ledger.Leg(target, Money(500, "USD")),
     ]
-    check = ledger_internals._lock_and_check
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+        # Should the kill never come, the wait ends and the test fails.
+        cursor.execute("SET lock_timeout = '30s'")
+    holder = connections.create_connection("default")
+    holder.set_autocommit(False)
+    with holder.cursor() as cursor:
+        cursor.execute(
+            "SELECT id FROM hardened_payments_ledgeraccount WHERE id = %s FOR UPDATE",
+            [target.pk],
+        )
+    killed, stop = threading.Event(), threading.Event()
 
-    def kill_me_then_check(*args: Any, **kwargs: Any) -> Any:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_backend_pid()")
-            (pid,) = cursor.fetchone()
-        killer = connections.create_connection("default")
+    def kill_while_it_waits() -> None:
+        watcher = connections.create_connection("default")
         try:
-            with killer.cursor() as cursor:
-                cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and not stop.is_set():
+                with watcher.cursor() as cursor:
+                    cursor.execute(
+                        "SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s",
+                        [pid],
+                    )
+                    row = cursor.fetchone()
+                if row is not None and row[0] == "Lock":
+                    with watcher.cursor() as cursor:
+                        cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+                    killed.set()
+                    return
+                time.sleep(0.01)
         finally:
-            killer.close()
-        return check(*args, **kwargs)
+            watcher.close()
 
-    monkeypatch.setattr(ledger_internals, "_lock_and_check", kill_me_then_check)
-    with pytest.raises((DatabaseError, InterfaceError)):
-        ledger.post_transfer(tenant, "killed-1", legs)
-    monkeypatch.undo()
+    killer = threading.Thread(target=kill_while_it_waits)
+    killer.start()
+    try:
+        with pytest.raises((DatabaseError, InterfaceError)):
+            ledger.post_transfer(tenant, "killed-1", legs)
+    finally:
+        stop.set()
+        killer.join()
+        holder.rollback()
+        holder.close()
     connection.close()
+    assert killed.is_set()
 
     assert not LedgerTransfer.objects.filter(transfer_id="killed-1").exists()
     assert LedgerEntry.objects.count() == 0

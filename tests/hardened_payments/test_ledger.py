@@ -583,22 +583,65 @@ def test_database_refuses_a_transfer_written_with_one_leg(tenant, accounts):
 
 
 @pytest.mark.postgres
-def test_the_entry_migration_reverses_to_the_first_definition(tenant, accounts):
+def test_database_accepts_a_transfer_balanced_in_each_currency(tenant, accounts):
+    ledger.post_transfer(
+        tenant,
+        "fx-1",
+        [
+            Leg(accounts["clearing"], usd(-10)),
+            Leg(accounts["seller"], usd(10)),
+            Leg(accounts["eur"], Money(-7, "EUR")),
+            Leg(accounts["eur_seller"], Money(7, "EUR")),
+        ],
+    )
+    _execute_now("SELECT 1")
+    assert ledger.balance(accounts["eur_seller"]) == Money(7, "EUR")
+
+
+@pytest.mark.postgres
+def test_database_names_the_one_currency_a_transfer_does_not_balance_in(
+    tenant, accounts
+):
+    transfer = _posted(tenant, accounts)
+    before = snapshot()
+    _refused(
+        ENTRY_PAIR_SQL,
+        [
+            *(transfer.pk, accounts["eur"].pk, -5, "EUR"),
+            *(transfer.pk, accounts["eur_seller"].pk, 3, "EUR"),
+        ],
+        match=r"transfer \d+ does not balance in EUR",
+    )
+    assert snapshot() == before
+
+
+@pytest.mark.postgres
+def test_the_trigger_migration_reverses_to_the_first_definitions(tenant, accounts):
     from importlib import import_module
 
     rules = import_module("hardened_payments.migrations.0002_ledger_database_rules")
-    join = import_module("hardened_payments.migrations.0009_ledger_apply_entry_join")
-    restored = join.BACKWARD.strip().replace("CREATE OR REPLACE", "CREATE", 1)
-    assert restored in rules.FORWARD
-    source = "SELECT prosrc FROM pg_proc WHERE proname = %s"
-    name = ["hardened_payments_apply_entry"]
+    plans = import_module("hardened_payments.migrations.0009_ledger_trigger_plans")
+    restored = plans.BACKWARD.strip().split("\n\n")
+    assert len(restored) == 2
+    for definition in restored:
+        assert definition.replace("CREATE OR REPLACE", "CREATE", 1) in rules.FORWARD
+    source = (
+        "SELECT string_agg(prosrc, '' ORDER BY proname) FROM pg_proc"
+        " WHERE proname IN ('hardened_payments_apply_entry',"
+        " 'hardened_payments_check_balanced')"
+    )
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(join.BACKWARD)
-        cursor.execute(source, name)
-        assert "(SELECT tenant_id FROM" in cursor.fetchone()[0]
+        cursor.execute(plans.BACKWARD)
+        cursor.execute(source)
+        old = cursor.fetchone()[0]
+        assert "(SELECT tenant_id FROM" in old
+        assert "GROUP BY currency) AS g" in old
         _posted(tenant, accounts)
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         assert ledger.balance(accounts["seller"]) == usd(10)
         transaction.set_rollback(True)
     with connection.cursor() as cursor:
-        cursor.execute(source, name)
-        assert "FROM hardened_payments_ledgertransfer AS t" in cursor.fetchone()[0]
+        cursor.execute(source)
+        new = cursor.fetchone()[0]
+    assert "FROM hardened_payments_ledgertransfer AS t" in new
+    assert "min(currency), max(currency), sum(amount)" in new

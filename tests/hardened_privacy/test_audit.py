@@ -22,22 +22,6 @@ from hardened_privacy.models import AuditRecord
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def audit_logger():
-    logger = logging.getLogger("hardened_test.audit")
-    handler = AuditLogHandler()
-
-    def fail(record):
-        raise RuntimeError("audit handler failed")
-
-    handler.handleError = fail  # type: ignore[method-assign]
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
-    yield logger
-    logger.removeHandler(handler)
-
-
 def log_event(logger, event="authn_login_fail", tenant=None, **extra):
     payload = {
         "event": event,

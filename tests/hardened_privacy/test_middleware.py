@@ -7,7 +7,6 @@ from django.test import RequestFactory, override_settings
 
 from hardened_privacy.audit import (
     AuditJSONFormatter,
-    AuditLogHandler,
     bind_request_id,
     current_request_id,
 )
@@ -18,27 +17,17 @@ from hardened_privacy.models import AuditRecord
 
 pytestmark = pytest.mark.django_db
 
-audit = logging.getLogger("hardened_test_request.audit")
-
 
 @pytest.fixture(autouse=True)
-def audit_store():
-    handler = AuditLogHandler()
-
-    def fail(record):
-        raise RuntimeError("audit handler failed")
-
-    handler.handleError = fail  # type: ignore[method-assign]
-    audit.addHandler(handler)
-    audit.setLevel(logging.INFO)
-    audit.propagate = False
-    yield
-    audit.removeHandler(handler)
+def stored(audit_logger):
+    return audit_logger
 
 
 def log_event(**extra):
     payload = {"event": "authz_fail", "outcome": "denied", **extra}
-    audit.warning("authz_fail", extra={"hardened_audit": payload})
+    logging.getLogger("hardened_test.audit").warning(
+        "authz_fail", extra={"hardened_audit": payload}
+    )
 
 
 def serve(headers=None, view=None):

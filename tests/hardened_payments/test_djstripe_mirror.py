@@ -306,7 +306,7 @@ def test_a_failed_mirror_leaves_the_processing_and_nothing_in_djstripe(
     assert dj("PaymentIntent").objects.count() == 0
     assert dj("Event").objects.count() == 0
     [failed] = audit_log("webhook_mirror_failed")
-    assert failed["outcome"] == "error"
+    assert failed["outcome"] == "failure"
     assert failed["provider_event_id"] == "evt_1Abc"
     assert failed["error"] == "RuntimeError"
 

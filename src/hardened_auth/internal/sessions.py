@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import hmac
 import logging
 import secrets
 import time
 from functools import lru_cache
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth import logout
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
@@ -19,8 +17,7 @@ from django.db.models import Field
 from django.http import HttpRequest
 from django.http.request import HttpHeaders
 from django.utils import timezone
-from django.utils.crypto import constant_time_compare
-from django.utils.encoding import force_bytes
+from django.utils.crypto import constant_time_compare, salted_hmac
 
 from hardened_auth.client_ip import get_client_ip
 from hardened_auth.conf import app_settings
@@ -47,23 +44,12 @@ def _meta_keys(headers: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(HttpHeaders.to_wsgi_name(header) for header in headers)
 
 
-@lru_cache(maxsize=4)
-def _fingerprint_key(secret: str | bytes) -> bytes:
-    """The key ``salted_hmac`` derives for fingerprints from ``secret``."""
-    return hashlib.sha256(force_bytes(FINGERPRINT_SALT) + force_bytes(secret)).digest()
-
-
 def fingerprint(request: HttpRequest) -> str:
-    """A keyed hash of the device's user agent and client hints.
-
-    It is Django's ``salted_hmac`` of the header values, with the derived key
-    kept per ``SECRET_KEY``, since every signed-in request computes it.
-    """
+    """A keyed hash of the device's user agent and client hints."""
     meta = request.META
     keys = _meta_keys(tuple(app_settings.SESSION_FINGERPRINT_HEADERS))
     values = "\x1f".join(str(meta.get(key, ""))[:512] for key in keys)
-    key = _fingerprint_key(settings.SECRET_KEY)
-    return hmac.new(key, force_bytes(values), hashlib.sha256).hexdigest()
+    return salted_hmac(FINGERPRINT_SALT, values, algorithm="sha256").hexdigest()
 
 
 def _device_label(request: HttpRequest) -> str:

@@ -1,7 +1,7 @@
 """Audit events for money movement, in the shape every app shares."""
 
 import logging
-from typing import Any
+from typing import Any, Literal
 
 from django.http import HttpRequest
 
@@ -9,11 +9,13 @@ from hardened_auth.client_ip import get_client_ip
 
 audit_logger = logging.getLogger("hardened_payments.audit")
 
+Outcome = Literal["success", "failure", "denied"]
+
 
 def emit(
     event: str,
     *,
-    outcome: str,
+    outcome: Outcome,
     request: HttpRequest | None = None,
     actor: object = None,
     tenant: object = None,

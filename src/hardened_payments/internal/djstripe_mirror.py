@@ -55,7 +55,7 @@ def mirror(event: dict[str, Any]) -> bool:
         )
         audit.emit(
             "webhook_mirror_failed",
-            outcome="error",
+            outcome="failure",
             target=event["type"],
             provider_event_id=event["id"],
             error=type(exc).__name__,

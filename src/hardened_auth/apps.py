@@ -6,7 +6,13 @@ from django.contrib.auth.signals import (
     user_login_failed,
 )
 from django.core import checks
-from django.db.models.signals import m2m_changed, post_save, pre_save
+from django.db.models.signals import (
+    m2m_changed,
+    post_delete,
+    post_save,
+    pre_delete,
+    pre_save,
+)
 
 
 class HardenedAuthConfig(AppConfig):
@@ -18,11 +24,14 @@ class HardenedAuthConfig(AppConfig):
     def ready(self) -> None:
         from hardened_auth import checks as auth_checks
         from hardened_auth import signals as auth_signals
+        from hardened_auth.models import UserSession
 
         user_model = get_user_model()
         user_logged_in.connect(auth_signals.session_started)
         user_logged_out.connect(auth_signals.session_ended)
         user_login_failed.connect(auth_signals.login_failed)
+        pre_delete.connect(auth_signals.session_row_deleting, sender=UserSession)
+        post_delete.connect(auth_signals.session_row_deleted, sender=UserSession)
         pre_save.connect(auth_signals.remember_privileges, sender=user_model)
         post_save.connect(auth_signals.compare_privileges, sender=user_model)
         for relation in ("groups", "user_permissions"):

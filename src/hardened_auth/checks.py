@@ -363,7 +363,12 @@ E020_MSG = (
     "hardened_auth.middleware.SessionBindingMiddleware must be in MIDDLEWARE, "
     "after AuthenticationMiddleware."
 )
+E033_MSG = (
+    "SESSION_ENGINE stores sessions in signed cookies, which "
+    "hardened_auth.middleware.SessionBindingMiddleware cannot end."
+)
 SESSION_MIDDLEWARE = "hardened_auth.middleware.SessionBindingMiddleware"
+SIGNED_COOKIE_SESSIONS = "django.contrib.sessions.backends.signed_cookies"
 
 
 def check_sessions(**kwargs: Any) -> list[CheckMessage]:
@@ -404,6 +409,21 @@ def check_sessions(**kwargs: Any) -> list[CheckMessage]:
                 E020_MSG,
                 hint="Add it after OTPMiddleware.",
                 id="hardened_auth.E020",
+            )
+        )
+    if (
+        SESSION_MIDDLEWARE in middleware
+        and settings.SESSION_ENGINE == SIGNED_COOKIE_SESSIONS
+    ):
+        errors.append(
+            Error(
+                E033_MSG,
+                hint=(
+                    "Use a server-side engine such as "
+                    "django.contrib.sessions.backends.db or "
+                    "django.contrib.sessions.backends.cache."
+                ),
+                id="hardened_auth.E033",
             )
         )
     return errors

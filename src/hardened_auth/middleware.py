@@ -207,7 +207,10 @@ class SecondFactorMiddleware:
 class SessionBindingMiddleware:
     """End sessions that are revoked, idle, too old or on another device.
 
-    Place it after ``django_otp.middleware.OTPMiddleware``.
+    Before the view it checks the session's data; after the view, when the
+    session is about to be saved or its key changed, it confirms the
+    session's row and records the current key in it. Place it after
+    ``django_otp.middleware.OTPMiddleware``.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -216,4 +219,6 @@ class SessionBindingMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if request.user.is_authenticated:
             session_binding.check(request)
-        return self.get_response(request)
+        response = self.get_response(request)
+        session_binding.settle(request)
+        return response

@@ -221,8 +221,10 @@ class RecoveryCode(models.Model):
 class UserSession(models.Model):
     """One signed-in session, so its user can see it and end it.
 
-    The session itself holds a random id; this row holds only its hash. A
-    session whose row is gone is signed out on its next request.
+    The session itself holds a random id; this row holds only its hash, and
+    the key of the session's store entry sealed under a key derived from
+    ``SECRET_KEY``. Deleting the row deletes that entry, so the session is
+    signed out on its next request.
     """
 
     user = models.ForeignKey(
@@ -235,6 +237,11 @@ class UserSession(models.Model):
     device_label = models.CharField(max_length=120, blank=True)
     rotate_pending = models.BooleanField(
         default=False, help_text="Rotate the session key on its next request."
+    )
+    sealed_store_key = models.TextField(
+        blank=True,
+        default="",
+        help_text="The session's store key, sealed; empty for older sessions.",
     )
 
     class Meta:

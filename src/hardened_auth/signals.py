@@ -5,7 +5,8 @@ from typing import Any
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.http import HttpRequest
 
-from hardened_auth.internal import audit, sessions, tokens, velocity
+from hardened_auth.internal import audit, session_store, sessions, tokens, velocity
+from hardened_auth.models import UserSession
 from hardened_auth.sessions import end_all_sessions, privileges_changed
 
 PRIVILEGE_FIELDS = ("is_staff", "is_superuser", "is_active")
@@ -87,3 +88,38 @@ def session_ended(
             actor=getattr(user, "pk", None),
             cause="logout",
         )
+
+
+def session_row_deleting(
+    sender: type[UserSession], instance: UserSession, using: str, **kwargs: Any
+) -> None:
+    """Read the row's sealed store key again, locking the row, before it goes.
+
+    A request that rotated its session key may have sealed the new key after
+    the row was loaded for deletion; reading it again under the lock takes
+    that key, and a request sealing one later waits for the deletion and
+    then finds no row.
+    """
+    current = (
+        UserSession.objects.using(using)
+        .select_for_update()
+        .filter(pk=instance.pk)
+        .values_list("sealed_store_key", flat=True)
+    )
+    for sealed in current:
+        instance.sealed_store_key = sealed
+
+
+def session_row_deleted(
+    sender: type[UserSession], instance: UserSession, **kwargs: Any
+) -> None:
+    """Delete the session's store entry, so the session arrives signed out.
+
+    A cache or file store forgets the entry at once, whatever becomes of the
+    transaction that deleted the row; a database store deletes it in that
+    transaction, so a rollback keeps the row and the entry together. A
+    sealed key that does not open is logged and the row's deletion goes on.
+    """
+    key = sessions.store_key_of(instance)
+    if key is not None:
+        session_store.delete_entry(key)

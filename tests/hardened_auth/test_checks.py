@@ -315,6 +315,39 @@ def test_missing_session_binding_middleware_fails(settings):
     assert messages[0].msg == checks.E020_MSG
 
 
+def test_signed_cookie_sessions_with_session_binding_fail(settings):
+    settings.SESSION_ENGINE = checks.SIGNED_COOKIE_SESSIONS
+    messages = checks.check_sessions()
+    assert [m.id for m in messages] == ["hardened_auth.E033"]
+    assert messages[0].msg == (
+        "SESSION_ENGINE stores sessions in signed cookies, which "
+        "hardened_auth.middleware.SessionBindingMiddleware cannot end."
+    )
+
+
+def test_signed_cookie_sessions_without_session_binding_are_not_flagged(settings):
+    """Without the middleware only its own error is reported."""
+    settings.SESSION_ENGINE = checks.SIGNED_COOKIE_SESSIONS
+    settings.MIDDLEWARE = [
+        m for m in settings.MIDDLEWARE if m != checks.SESSION_MIDDLEWARE
+    ]
+    assert [m.id for m in checks.check_sessions()] == ["hardened_auth.E020"]
+
+
+@pytest.mark.parametrize(
+    "engine",
+    [
+        "django.contrib.sessions.backends.db",
+        "django.contrib.sessions.backends.cache",
+        "django.contrib.sessions.backends.cached_db",
+        "django.contrib.sessions.backends.file",
+    ],
+)
+def test_server_side_sessions_with_session_binding_pass(settings, engine):
+    settings.SESSION_ENGINE = engine
+    assert checks.check_sessions() == []
+
+
 def test_token_lifetimes_default_pass():
     assert checks.check_tokens() == []
 

@@ -1,4 +1,14 @@
-"""Bind sessions to the device that signed in, and let users end them."""
+"""Bind sessions to the device that signed in, and let users end them.
+
+A signed-in request is checked from its session data alone: timeouts, the
+device fingerprint and a pending rotation. The ``UserSession`` row is read
+only when the session is about to be saved (after the view, so a session
+ended while the request ran is signed out rather than saved again) and when
+the session's binding digest does not match its store key, id and user (a
+session started before rows held their store key). A session is ended by
+deleting its row, which deletes its store entry
+(:mod:`hardened_auth.internal.session_store`).
+"""
 
 from __future__ import annotations
 
@@ -9,8 +19,10 @@ import time
 from functools import lru_cache
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import logout
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.sessions.backends.base import SessionBase
 from django.core.exceptions import ValidationError
 from django.db import connections, router
 from django.db.models import Field
@@ -21,7 +33,7 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 
 from hardened_auth.client_ip import get_client_ip
 from hardened_auth.conf import app_settings
-from hardened_auth.internal import audit
+from hardened_auth.internal import audit, session_store
 from hardened_auth.internal.user_agents import device_label
 from hardened_auth.models import UserSession
 
@@ -31,12 +43,38 @@ SID_KEY = "hardened_auth.sid"
 FINGERPRINT_KEY = "hardened_auth.fingerprint"
 STARTED_KEY = "hardened_auth.started_at"
 SEEN_KEY = "hardened_auth.last_seen"
+BINDING_KEY = "hardened_auth.binding"
+ROTATE_KEY = "hardened_auth.rotate"
 SEEN_WRITE_INTERVAL = 60
 FINGERPRINT_SALT = "hardened_auth.fingerprint"
+BINDING_DIGEST_LENGTH = 16
+
+# Set on a request whose session key was rotated for a privilege change.
+RENEWED_ATTR = "_hardened_auth_session_renewed"
+# Set on a request that refreshed its session's last-seen time.
+SEEN_ATTR = "_hardened_auth_session_seen"
 
 
 def sid_hash(sid: str) -> str:
     return hashlib.sha256(sid.encode()).hexdigest()
+
+
+def binding_digest(session_key: str | None, sid: str, user_pk: object) -> str:
+    """A short digest of the store key a row holds, with the session's owner.
+
+    The session keeps it next to its id; while it matches, the row holds the
+    session's current store key and the row need not be read.
+    """
+    if session_key is None:
+        return ""
+    value = f"{session_key}\x1f{sid}\x1f{user_pk}"
+    return hashlib.sha256(value.encode()).hexdigest()[:BINDING_DIGEST_LENGTH]
+
+
+def is_bound(session: SessionBase, sid: str, user: AbstractBaseUser) -> bool:
+    expected = binding_digest(session.session_key, sid, user.pk)
+    stored = session.get(BINDING_KEY)
+    return bool(expected) and isinstance(stored, str) and stored == expected
 
 
 @lru_cache(maxsize=8)
@@ -68,13 +106,25 @@ def start(request: HttpRequest, user: AbstractBaseUser) -> None:
     session[FINGERPRINT_KEY] = fingerprint(request)
     session[STARTED_KEY] = now
     session[SEEN_KEY] = now
+    if session.session_key is None:
+        session.save()
+    hashed = sid_hash(sid)
     UserSession.objects.create(
         user_id=user.pk,
-        sid_hash=sid_hash(sid),
+        sid_hash=hashed,
         ip=get_client_ip(request) or None,
         device_label=_device_label(request),
+        sealed_store_key=_sealed_key_of(session, hashed),
     )
+    session[BINDING_KEY] = binding_digest(session.session_key, sid, user.pk)
     audit.emit("session_created", outcome="success", request=request, actor=user.pk)
+
+
+def _sealed_key_of(session: SessionBase, hashed: str) -> str:
+    key = session.session_key
+    if key is None:
+        raise RuntimeError("a signed-in session has no store key to seal")
+    return session_store.seal(key, hashed)
 
 
 def end(request: HttpRequest, reason: str) -> None:
@@ -150,19 +200,24 @@ def _user_key() -> Field[Any, Any]:
 
 
 def check(request: HttpRequest) -> None:
-    """End the session if it is revoked, too old, idle or on another device."""
+    """End the session if it is revoked, too old, idle or on another device.
+
+    A bound session is checked from its data alone; any other reads its row
+    first and is ended when the row is gone or belongs to someone else.
+    """
     session = request.session
     sid = session.get(SID_KEY)
     user = request.user
-    row = (
-        _find_row(sid, user)
-        if isinstance(sid, str) and isinstance(user, AbstractBaseUser)
-        else None
-    )
-    if row is None:
+    if not isinstance(sid, str) or not isinstance(user, AbstractBaseUser):
         end(request, "revoked")
         return
-    row_pk, rotate_pending = row
+    renew = session.get(ROTATE_KEY) is True
+    if not is_bound(session, sid, user):
+        row = _find_row(sid, user)
+        if row is None:
+            end(request, "revoked")
+            return
+        renew = renew or row[1]
 
     now = int(time.time())
     started = session.get(STARTED_KEY)
@@ -183,15 +238,76 @@ def check(request: HttpRequest) -> None:
         end(request, "device_mismatch")
         return
 
-    if rotate_pending:
-        session.cycle_key()
-        UserSession.objects.filter(pk=row_pk).update(rotate_pending=False)
-        audit.emit(
-            "session_renewed", outcome="success", request=request, cause="privilege"
-        )
+    if renew:
+        _renew(request)
     if now - seen >= SEEN_WRITE_INTERVAL:
         session[SEEN_KEY] = now
-        UserSession.objects.filter(pk=row_pk).update(last_seen_at=timezone.now())
+        setattr(request, SEEN_ATTR, True)
+
+
+def _renew(request: HttpRequest) -> None:
+    request.session.pop(ROTATE_KEY, None)
+    request.session.cycle_key()
+    setattr(request, RENEWED_ATTR, True)
+    audit.emit("session_renewed", outcome="success", request=request, cause="privilege")
+
+
+def _will_be_saved(request: HttpRequest) -> bool:
+    """Tell whether ``SessionMiddleware`` saves the session after this request."""
+    session = request.session
+    return bool(
+        session.modified
+        or settings.SESSION_SAVE_EVERY_REQUEST
+        or (settings.CSRF_USE_SESSIONS and request.META.get("CSRF_COOKIE_NEEDS_UPDATE"))
+    )
+
+
+def settle(request: HttpRequest) -> None:
+    """Keep the row in step with a session about to be saved; after the view.
+
+    A session that will be saved, or whose store key changed (a sign-in, a
+    second factor, a rotation), confirms its row still exists before it is
+    saved: a session whose row was deleted while the request ran is signed
+    out instead of saved again. The row then gets the session's current
+    store key, sealed, so ending the session deletes the right entry. The
+    row's update is the confirmation: a row deleted in between updates
+    nothing and the session is signed out.
+    """
+    session = request.session
+    sid = session.get(SID_KEY)
+    user = request.user
+    if not isinstance(sid, str) or not isinstance(user, AbstractBaseUser):
+        return
+    bound = is_bound(session, sid, user)
+    if bound and not _will_be_saved(request):
+        return
+
+    row = _find_row(sid, user)
+    if row is None:
+        end(request, "revoked")
+        return
+    row_pk, rotate_pending = row
+    renewed = getattr(request, RENEWED_ATTR, False)
+    if rotate_pending and not renewed:
+        _renew(request)
+        renewed = True
+    if session.session_key is None:
+        session.save()
+
+    changes: dict[str, object] = {}
+    if renewed or rotate_pending:
+        changes["rotate_pending"] = False
+    if getattr(request, SEEN_ATTR, False):
+        changes["last_seen_at"] = timezone.now()
+    digest = binding_digest(session.session_key, sid, user.pk)
+    rebind = session.get(BINDING_KEY) != digest
+    if rebind:
+        changes["sealed_store_key"] = _sealed_key_of(session, sid_hash(sid))
+    if changes and not UserSession.objects.filter(pk=row_pk).update(**changes):
+        end(request, "revoked")
+        return
+    if rebind:
+        session[BINDING_KEY] = digest
 
 
 def forget(request: HttpRequest) -> int:
@@ -230,5 +346,30 @@ def end_other_sessions(request: HttpRequest | None, user: AbstractBaseUser) -> i
 
 
 def mark_privileges_changed(user_id: int | str) -> None:
-    """Make every session of the user rotate its key on its next request."""
-    UserSession.objects.filter(user_id=user_id).update(rotate_pending=True)
+    """Make every session of the user rotate its key on its next request.
+
+    The rows are marked for sessions that read them, and each session's
+    store entry is marked so a bound session rotates without reading its
+    row.
+    """
+    rows = UserSession.objects.filter(user_id=user_id)
+    rows.update(rotate_pending=True)
+    sealed_keys = rows.exclude(sealed_store_key="").values_list(
+        "pk", "sid_hash", "sealed_store_key"
+    )
+    for row_pk, hashed, sealed in sealed_keys:
+        key = session_store.open_sealed(sealed, hashed)
+        if key is None:
+            logger.error("the sealed store key of session row %s does not open", row_pk)
+            continue
+        session_store.mark_entry(key, ROTATE_KEY, required=SID_KEY)
+
+
+def store_key_of(row: UserSession) -> str | None:
+    """The store key sealed in ``row``; ``None`` for older rows or bad seals."""
+    if not row.sealed_store_key:
+        return None
+    key = session_store.open_sealed(row.sealed_store_key, row.sid_hash)
+    if key is None:
+        logger.error("the sealed store key of session row %s does not open", row.pk)
+    return key

@@ -3,18 +3,25 @@
 import logging
 import time
 import uuid
+from importlib import import_module
 
 import pytest
 from allauth.account.models import EmailAddress
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import connection, models
+from django.http import HttpResponse
 from django.test import Client, override_settings
+from django.test.utils import CaptureQueriesContext
+from django.urls import path
 
 from hardened_auth.internal import sessions as binding
-from hardened_auth.models import UserSession
+from hardened_auth.models import TOTP_STEP_SECONDS, TOTPDevice, UserSession
 from hardened_auth.sessions import end_all_sessions, privileges_changed
+from hardened_rbac.decorators import policy_exempt
 from tests.factories import DEFAULT_PASSWORD, UserFactory, force_login_verified
+from tests.hardened_auth import urls as auth_urls
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.hardened_auth.urls")]
 
@@ -457,3 +464,399 @@ def test_operator_bulk_ends_sessions_with_an_event_each(caplog):
     ]
     assert sorted(targets) == sorted(str(pk) for pk in rows)
     assert not any(_is_signed_in(b) for b in browsers)
+
+
+def _store():
+    return import_module(settings.SESSION_ENGINE).SessionStore
+
+
+def _store_has(key: str) -> bool:
+    return bool(_store()().exists(key))
+
+
+def _usersession_queries(queries: CaptureQueriesContext) -> list[str]:
+    return [q["sql"] for q in queries.captured_queries if TABLE in q["sql"]]
+
+
+TABLE = UserSession._meta.db_table
+ENGINES = [
+    "django.contrib.sessions.backends.db",
+    "django.contrib.sessions.backends.cache",
+    "django.contrib.sessions.backends.cached_db",
+]
+
+
+def test_row_holds_the_store_key_sealed_and_the_session_its_digest():
+    user = UserFactory()
+    client = _browser()
+    _sign_in(client, user)
+    row = UserSession.objects.get(user=user)
+    key = client.session.session_key
+    assert key not in row.sealed_store_key
+    assert binding.store_key_of(row) == key
+    sid = client.session[binding.SID_KEY]
+    assert client.session[binding.BINDING_KEY] == binding.binding_digest(
+        key, sid, user.pk
+    )
+
+
+def test_ordinary_signed_in_request_reads_no_session_row():
+    client = _browser()
+    _sign_in(client, UserFactory())
+    assert client.get("/auth/devices/").status_code == 200
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get("/auth/devices/")
+    assert response.status_code == 200
+    assert response.wsgi_request.user.is_authenticated
+    assert _usersession_queries(queries) == []
+
+
+def test_request_that_saves_the_session_confirms_its_row_first():
+    client = _browser()
+    _sign_in(client, UserFactory())
+    _session_value(client, binding.SEEN_KEY, int(time.time()) - 120)
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/auth/devices/").status_code == 200
+    statements = _usersession_queries(queries)
+    assert [sql.split()[0] for sql in statements] == ["SELECT", "UPDATE"]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_every_way_of_ending_a_session_deletes_its_store_entry(settings, engine):
+    settings.SESSION_ENGINE = engine
+    user = UserFactory()
+    EmailAddress.objects.create(
+        user=user, email=user.email, verified=True, primary=True
+    )
+    laptop, phone, tablet = _browser(FIREFOX), _browser(CHROME), _browser("Tablet")
+    for client in (laptop, phone, tablet):
+        _sign_in(client, user)
+    keys = {c: c.session.session_key for c in (laptop, phone, tablet)}
+
+    phone_row = UserSession.objects.get(user=user, device_label="Chrome on Windows")
+    laptop.post("/auth/sessions/end/", {"session": phone_row.pk})
+    assert not _store_has(keys[phone])
+    assert not _is_signed_in(phone)
+
+    new = "an entirely new passphrase 77"
+    laptop.post(
+        "/accounts/password/change/",
+        {"oldpassword": DEFAULT_PASSWORD, "password1": new, "password2": new},
+    )
+    assert not _store_has(keys[tablet])
+    assert not _is_signed_in(tablet)
+    assert _is_signed_in(laptop)
+
+    laptop_key = laptop.session.session_key
+    assert end_all_sessions(user) == 1
+    assert not _store_has(laptop_key)
+    assert not _is_signed_in(laptop)
+
+
+def test_deleting_the_user_deletes_the_store_entries_of_its_sessions():
+    user = UserFactory()
+    laptop, phone = _browser(FIREFOX), _browser(CHROME)
+    _sign_in(laptop, user)
+    _sign_in(phone, user)
+    keys = [laptop.session.session_key, phone.session.session_key]
+    user.delete()
+    assert not any(_store_has(key) for key in keys)
+    assert not _is_signed_in(laptop)
+    assert not _is_signed_in(phone)
+
+
+def test_queryset_delete_of_rows_ends_their_sessions():
+    users = [UserFactory(), UserFactory()]
+    browsers = [_browser(), _browser()]
+    for browser, user in zip(browsers, users, strict=True):
+        _sign_in(browser, user)
+    keys = [b.session.session_key for b in browsers]
+    assert UserSession.objects.filter(user__in=users).delete()[0] == 2
+    assert not any(_store_has(key) for key in keys)
+    assert not any(_is_signed_in(b) for b in browsers)
+
+
+def test_operator_deletions_delete_the_store_entries():
+    users = [UserFactory(), UserFactory(), UserFactory()]
+    browsers = [_browser(), _browser(), _browser()]
+    for browser, user in zip(browsers, users, strict=True):
+        _sign_in(browser, user)
+    keys = [b.session.session_key for b in browsers]
+    rows = [UserSession.objects.get(user=user).pk for user in users]
+    operator = _operator()
+    single = f"{SESSION_ADMIN}{rows[0]}/delete/"
+    assert operator.post(single, {"post": "yes"}).status_code == 302
+    assert not _store_has(keys[0])
+    assert all(_store_has(key) for key in keys[1:])
+    response = operator.post(
+        SESSION_ADMIN,
+        {"action": "delete_selected", "_selected_action": rows[1:], "post": "yes"},
+    )
+    assert response.status_code == 302
+    assert not any(_store_has(key) for key in keys)
+    assert not any(_is_signed_in(b) for b in browsers)
+
+
+def test_ending_a_session_leaves_the_others_untouched():
+    user = UserFactory()
+    laptop, phone = _browser(FIREFOX), _browser(CHROME)
+    _sign_in(laptop, user)
+    _sign_in(phone, user)
+    UserSession.objects.get(user=user, device_label="Chrome on Windows").delete()
+    assert _store_has(laptop.session.session_key)
+    assert _is_signed_in(laptop)
+    assert not _is_signed_in(phone)
+
+
+def _sign_in_with_second_factor(client: Client, user) -> None:
+    device = TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
+    _sign_in(client, user)
+    code = device.code_at(int(time.time()) // TOTP_STEP_SECONDS)
+    assert client.post("/auth/step-up/", {"code": code}).status_code == 302
+
+
+def test_session_verified_by_a_second_factor_can_still_be_ended():
+    user = UserFactory()
+    client = _browser()
+    _sign_in(client, user)
+    password_key = client.session.session_key
+    client.logout()
+    client = _browser()
+    _sign_in_with_second_factor(client, user)
+    verified_key = client.session.session_key
+    assert verified_key != password_key
+    row = UserSession.objects.get(user=user)
+    assert binding.store_key_of(row) == verified_key
+    row.delete()
+    assert not _store_has(verified_key)
+    assert not _is_signed_in(client)
+
+
+def test_rotated_session_can_still_be_ended_by_a_row_loaded_before():
+    """A row instance loaded before the rotation still ends the new key."""
+    user = UserFactory()
+    client = _browser()
+    _sign_in(client, user)
+    before = client.session.session_key
+    stale = UserSession.objects.get(user=user)
+    privileges_changed(user)
+    assert _is_signed_in(client)
+    after = client.session.session_key
+    assert after != before
+    assert not _store_has(before)
+    assert binding.store_key_of(UserSession.objects.get(user=user)) == after
+    stale.delete()
+    assert not _store_has(after)
+    assert not _is_signed_in(client)
+
+
+def test_privilege_change_marks_the_store_entry_and_rotates_without_a_row_read():
+    user = UserFactory()
+    client = _browser()
+    _sign_in(client, user)
+    client.get("/auth/devices/")
+    before = client.session.session_key
+    privileges_changed(user)
+    assert _store()(before)[binding.ROTATE_KEY] is True
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/auth/devices/").status_code == 200
+    after = client.session.session_key
+    assert after != before
+    assert binding.ROTATE_KEY not in client.session
+    first = _usersession_queries(queries)[0]
+    assert first.split()[0] == "SELECT"
+    row = UserSession.objects.get(user=user)
+    assert row.rotate_pending is False
+    assert binding.store_key_of(row) == after
+
+
+def test_rotation_marked_only_in_the_row_happens_when_the_session_is_saved():
+    """A concurrent save can overwrite the mark in the store; the row has it."""
+    user = UserFactory()
+    client = _browser()
+    _sign_in(client, user)
+    before = client.session.session_key
+    UserSession.objects.filter(user=user).update(rotate_pending=True)
+    _session_value(client, binding.SEEN_KEY, int(time.time()) - 120)
+    assert _is_signed_in(client)
+    assert client.session.session_key != before
+    row = UserSession.objects.get(user=user)
+    assert row.rotate_pending is False
+    assert binding.store_key_of(row) == client.session.session_key
+
+
+def _legacy(client: Client) -> None:
+    """Make the client's session one started before rows held store keys."""
+    session = client.session
+    del session[binding.BINDING_KEY]
+    session.save()
+    sid = session[binding.SID_KEY]
+    UserSession.objects.filter(sid_hash=binding.sid_hash(sid)).update(
+        sealed_store_key=""
+    )
+
+
+def test_older_session_reads_its_row_once_and_is_then_bound():
+    user = UserFactory()
+    client = _browser()
+    _sign_in(client, user)
+    client.get("/auth/devices/")
+    _legacy(client)
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/auth/devices/").status_code == 200
+    assert _usersession_queries(queries)
+    key = client.session.session_key
+    row = UserSession.objects.get(user=user)
+    assert binding.store_key_of(row) == key
+    assert binding.is_bound(client.session, client.session[binding.SID_KEY], user)
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/auth/devices/").status_code == 200
+    assert _usersession_queries(queries) == []
+    row.delete()
+    assert not _store_has(key)
+    assert not _is_signed_in(client)
+
+
+def test_older_session_whose_row_is_gone_is_ended_on_its_next_request(caplog):
+    user = UserFactory()
+    client = _browser()
+    _sign_in(client, user)
+    _legacy(client)
+    key = client.session.session_key
+    UserSession.objects.filter(user=user).delete()
+    assert _store_has(key)
+    with caplog.at_level(logging.INFO, logger="hardened_auth.audit"):
+        assert not _is_signed_in(client)
+    causes = [
+        r.hardened_audit["cause"]
+        for r in caplog.records
+        if r.getMessage() == "session_expired"
+    ]
+    assert causes == ["revoked"]
+    assert not _store_has(key)
+
+
+def test_older_session_with_a_pending_rotation_rotates_and_is_bound():
+    user = UserFactory()
+    client = _browser()
+    _sign_in(client, user)
+    _legacy(client)
+    before = client.session.session_key
+    UserSession.objects.filter(user=user).update(rotate_pending=True)
+    assert _is_signed_in(client)
+    after = client.session.session_key
+    assert after != before
+    row = UserSession.objects.get(user=user)
+    assert (row.rotate_pending, binding.store_key_of(row)) == (False, after)
+
+
+def test_binding_digest_covers_key_session_id_and_owner():
+    digest = binding.binding_digest("k" * 32, "sid", 7)
+    assert len(digest) == binding.BINDING_DIGEST_LENGTH
+    assert binding.binding_digest("k" * 31 + "x", "sid", 7) != digest
+    assert binding.binding_digest("k" * 32, "sie", 7) != digest
+    assert binding.binding_digest("k" * 32, "sid", 8) != digest
+    assert binding.binding_digest(None, "sid", 7) == ""
+
+
+def test_bad_seal_does_not_stop_the_deletion_and_is_logged(caplog):
+    user = UserFactory()
+    client = _browser()
+    _sign_in(client, user)
+    key = client.session.session_key
+    row = UserSession.objects.get(user=user)
+    sealed = row.sealed_store_key
+    flipped = sealed[:20] + ("A" if sealed[20] != "A" else "B") + sealed[21:]
+    UserSession.objects.filter(pk=row.pk).update(sealed_store_key=flipped)
+    with caplog.at_level(logging.ERROR, logger="hardened_auth.internal.sessions"):
+        end_all_sessions(user)
+    assert not UserSession.objects.filter(user=user).exists()
+    [record] = [r for r in caplog.records if r.name == binding.logger.name]
+    assert record.getMessage() == (
+        f"the sealed store key of session row {row.pk} does not open"
+    )
+    assert key not in record.getMessage()
+    assert _store_has(key)
+
+
+def test_seal_copied_into_another_row_does_not_open_there(caplog):
+    victim, other = _browser(FIREFOX), _browser(CHROME)
+    _sign_in(victim, UserFactory())
+    _sign_in(other, UserFactory())
+    victim_row = UserSession.objects.get(device_label="Firefox on Linux")
+    other_row = UserSession.objects.get(device_label="Chrome on Windows")
+    UserSession.objects.filter(pk=other_row.pk).update(
+        sealed_store_key=victim_row.sealed_store_key
+    )
+    with caplog.at_level(logging.ERROR, logger="hardened_auth.internal.sessions"):
+        UserSession.objects.get(pk=other_row.pk).delete()
+    assert "does not open" in caplog.text
+    assert _is_signed_in(victim)
+
+
+def test_changed_secret_key_opens_seals_with_its_fallback(settings):
+    user = UserFactory()
+    client = _browser()
+    _sign_in(client, user)
+    key = client.session.session_key
+    old = settings.SECRET_KEY
+    settings.SECRET_KEY = "a-rotated-secret-key-for-this-test-only-0123456789abcdef"
+    settings.SECRET_KEY_FALLBACKS = [old]
+    assert binding.store_key_of(UserSession.objects.get(user=user)) == key
+    end_all_sessions(user)
+    assert not _store_has(key)
+
+
+def test_changed_secret_key_without_fallback_fails_closed(settings, caplog):
+    """The row still goes, and the session no longer signs anyone in."""
+    user = UserFactory()
+    client = _browser()
+    _sign_in(client, user)
+    settings.SECRET_KEY = "a-rotated-secret-key-for-this-test-only-0123456789abcdef"
+    settings.SECRET_KEY_FALLBACKS = []
+    with caplog.at_level(logging.ERROR, logger="hardened_auth.internal.sessions"):
+        assert end_all_sessions(user) == 1
+    assert "does not open" in caplog.text
+    assert not UserSession.objects.filter(user=user).exists()
+    assert not _is_signed_in(client)
+
+
+@policy_exempt("a test view about the session, not about permissions")
+def _change_session_after_the_row_went(request):
+    """Stand in for another process ending the session while this one runs."""
+    rows = UserSession.objects.filter(user=request.user)
+    if request.GET.get("keep_entry"):
+        rows.update(sealed_store_key="")
+    rows.delete()
+    request.session["hardened_auth_test.note"] = "written by the view"
+    return HttpResponse("view ran")
+
+
+urlpatterns = [
+    path("race/", _change_session_after_the_row_went),
+    *auth_urls.urlpatterns,
+]
+
+
+@pytest.mark.urls(__name__)
+@pytest.mark.parametrize("keep_entry", [False, True])
+def test_session_ended_while_its_request_runs_is_signed_out_not_saved(
+    caplog, keep_entry
+):
+    """Whether or not its store entry went too, the session is not saved."""
+    user = UserFactory()
+    client = _browser()
+    _sign_in(client, user)
+    key = client.session.session_key
+    with caplog.at_level(logging.INFO, logger="hardened_auth.audit"):
+        response = client.get("/race/", {"keep_entry": "1"} if keep_entry else {})
+    assert response.content == b"view ran"
+    assert response.cookies["sessionid"].value == ""
+    causes = [
+        r.hardened_audit["cause"]
+        for r in caplog.records
+        if r.getMessage() == "session_expired"
+    ]
+    assert causes == ["revoked"]
+    assert not _store_has(key)
+    assert not _is_signed_in(client)

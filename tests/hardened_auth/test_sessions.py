@@ -8,11 +8,11 @@ from importlib import import_module
 import pytest
 from allauth.account.models import EmailAddress
 from django.conf import settings
-from django.contrib.auth import get_user_model
+from django.contrib.auth import get_user_model, login
 from django.contrib.auth.models import Group
 from django.db import connection, models
 from django.http import HttpResponse
-from django.test import Client, override_settings
+from django.test import Client, RequestFactory, override_settings
 from django.test.utils import CaptureQueriesContext
 from django.urls import path
 
@@ -860,3 +860,25 @@ def test_session_ended_while_its_request_runs_is_signed_out_not_saved(
     assert causes == ["revoked"]
     assert not _store_has(key)
     assert not _is_signed_in(client)
+
+
+def test_signing_in_over_another_users_session_binds_the_new_key():
+    """Django flushes the other user's session, so its key is made anew."""
+    first, second = UserFactory(), UserFactory()
+    client = _browser()
+    _sign_in(client, first)
+    first_key = client.session.session_key
+    request = RequestFactory().get("/", HTTP_USER_AGENT=FIREFOX)
+    request.session = _store()(first_key)
+    request.user = first
+    login(request, second, backend="django.contrib.auth.backends.ModelBackend")
+    key = request.session.session_key
+    assert key is not None
+    assert key != first_key
+    assert not _store_has(first_key)
+    row = UserSession.objects.get(user=second)
+    assert binding.store_key_of(row) == key
+    assert binding.is_bound(request.session, request.session[binding.SID_KEY], second)
+    request.session.save()
+    row.delete()
+    assert not _store_has(key)

@@ -60,10 +60,10 @@ def sid_hash(sid: str) -> str:
 
 
 def binding_digest(session_key: str | None, sid: str, user_pk: object) -> str:
-    """A short digest of the store key a row holds, with the session's owner.
+    """A short digest of a session's store key, id and owner.
 
-    The session keeps it next to its id; while it matches, the row holds the
-    session's current store key and the row need not be read.
+    The session keeps the digest of the key its row holds sealed; while it
+    matches, the row holds the session's current key and need not be read.
     """
     if session_key is None:
         return ""

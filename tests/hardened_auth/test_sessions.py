@@ -470,7 +470,8 @@ def _store():
     return import_module(settings.SESSION_ENGINE).SessionStore
 
 
-def _store_has(key: str) -> bool:
+def _store_has(key: str | None) -> bool:
+    assert key is not None, "the session has no store key"
     return bool(_store()().exists(key))
 
 
@@ -492,6 +493,7 @@ def test_row_holds_the_store_key_sealed_and_the_session_its_digest():
     _sign_in(client, user)
     row = UserSession.objects.get(user=user)
     key = client.session.session_key
+    assert key is not None
     assert key not in row.sealed_store_key
     assert binding.store_key_of(row) == key
     sid = client.session[binding.SID_KEY]

@@ -354,3 +354,100 @@ def test_the_migration_reverses_by_dropping_the_function(tenant):
             ["hardened_payments_post_transfer"],
         )
         assert cursor.fetchone() == (1,)
+
+
+def bank_to_seller(accounts):
+    return [Leg(accounts["bank"], usd(-5)), Leg(accounts["seller"], usd(5))]
+
+
+def test_the_posting_statement_passes_through_the_execute_wrappers(tenant, accounts):
+    seen = []
+
+    def record(execute, sql, params, many, context):
+        if "hardened_payments_post_transfer" in sql:
+            seen.append((sql.split("(")[0], params[1]))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        ledger.post_transfer(tenant, "t-1", bank_to_seller(accounts))
+
+    assert seen == [
+        (
+            "SELECT transfer_pk, transfer_created_at, posted"
+            " FROM hardened_payments_post_transfer",
+            "t-1",
+        )
+    ]
+
+
+def test_the_posting_statement_applies_the_current_tenant_setting(tenant, accounts):
+    """The tenant wrapper of ``hardened_rbac`` runs for the posting statement."""
+    from hardened_rbac.internal.context import tenant_context
+    from hardened_rbac.internal.rls import TenantSettingWrapper
+
+    wrapper = next(
+        w for w in connection.execute_wrappers if isinstance(w, TenantSettingWrapper)
+    )
+    with transaction.atomic(), tenant_context(tenant):
+        wrapper.applied = None
+        ledger.post_transfer(tenant, "t-1", bank_to_seller(accounts))
+        assert wrapper.applied == (str(tenant.pk), "")
+
+
+def test_a_hostile_transfer_id_and_description_are_stored_as_given(tenant, accounts):
+    hostile = "t'); DELETE FROM hardened_payments_ledgerentry; -- \\' $1 %s {}"
+    transfer = ledger.post_transfer(
+        tenant,
+        hostile,
+        bank_to_seller(accounts),
+        description=hostile,
+    )
+
+    stored = LedgerTransfer.objects.get(pk=transfer.pk)
+    assert (stored.transfer_id, stored.description) == (hostile, hostile)
+    assert LedgerEntry.objects.count() == 2
+
+
+def test_amounts_are_sent_as_integers_only():
+    assert internal._integer_array([7, -(2**63), 2**63 - 1]) == (
+        "{7,-9223372036854775808,9223372036854775807}"
+    )
+    with pytest.raises(ValueError, match="'d'"):
+        internal._integer_array([1, 2.5])  # type: ignore[list-item]
+
+
+def test_a_replay_reads_the_stored_time_in_the_current_time_zone_setting(
+    tenant, accounts, settings
+):
+    ledger.post_transfer(tenant, "t-1", bank_to_seller(accounts))
+    settings.USE_TZ = False
+
+    again = ledger.post_transfer(tenant, "t-1", bank_to_seller(accounts))
+
+    stored = LedgerTransfer.objects.get()
+    assert again.created_at.tzinfo is None
+    assert again.created_at == stored.created_at
+
+
+def prepared_posting_statements():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+            ["%hardened_payments_post_transfer%"],
+        )
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.parametrize(("threshold", "prepared"), [(None, 0), (0, 1)])
+def test_the_connection_setting_decides_whether_the_statement_is_prepared(
+    tenant, accounts, threshold, prepared
+):
+    connection.ensure_connection()
+    connection.connection.prepare_threshold = threshold
+    try:
+        for n in range(2):
+            ledger.post_transfer(tenant, f"t-{n}", bank_to_seller(accounts))
+        assert prepared_posting_statements() == prepared
+    finally:
+        connection.connection.prepare_threshold = None
+        connection.connection.execute("DEALLOCATE ALL")

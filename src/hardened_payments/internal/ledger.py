@@ -3,6 +3,10 @@
 On PostgreSQL a transfer is posted by the ``hardened_payments_post_transfer``
 function (migration ``0008_ledger_post_function``) in one statement; other
 databases post through the ORM with the same checks made here.
+
+The statement is sent with its parameters apart from its text (server-side
+binding), through Django's cursor wrapper, so the execute wrappers, query
+logging and error translation apply as to any other query.
 """
 
 import hashlib
@@ -13,8 +17,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import DatabaseError, connection, transaction
+from django.db import (
+    DEFAULT_DB_ALIAS,
+    DatabaseError,
+    connection,
+    connections,
+    transaction,
+)
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.utils import CursorWrapper
 from django.utils import timezone
+from django.utils.asyncio import async_unsafe
 
 from hardened_payments.exceptions import (
     InsufficientFunds,
@@ -260,6 +273,11 @@ def _refusal(
     return None
 
 
+def _integer_array(values: Sequence[int]) -> str:
+    """``values`` as a PostgreSQL array literal, for a ``bigint[]`` parameter."""
+    return "{" + ",".join([f"{value:d}" for value in values]) + "}"
+
+
 def _post_with_function(
     tenant: Tenant,
     transfer_id: str,
@@ -274,6 +292,7 @@ def _post_with_function(
     deferred balance triggers run when it ends. Inside one, a savepoint keeps
     the caller's transaction usable after a refusal.
     """
+    db = connections[DEFAULT_DB_ALIAS]
     params = [
         tenant.pk,
         transfer_id,
@@ -281,16 +300,16 @@ def _post_with_function(
         digest,
         reverses.pk if reverses is not None else None,
         timezone.now(),
-        [leg.account.pk for leg in legs],
-        [leg.amount.amount for leg in legs],
+        _integer_array([leg.account.pk for leg in legs]),
+        _integer_array([leg.amount.amount for leg in legs]),
         [leg.amount.currency for leg in legs],
     ]
     try:
-        if connection.get_autocommit():
-            row = _call_post_function(params)
+        if db.get_autocommit():
+            row = _call_post_function(db, params)
         else:
-            with transaction.atomic():
-                row = _call_post_function(params)
+            with transaction.atomic(using=db.alias):
+                row = _call_post_function(db, params)
     except DatabaseError as error:
         refusal = _refusal(error, tenant, transfer_id)
         if refusal is None:
@@ -308,12 +327,42 @@ def _post_with_function(
         created_at=created_at,
     )
     transfer._state.adding = False
-    transfer._state.db = connection.alias
+    transfer._state.db = db.alias
     return transfer, bool(posted)
 
 
-def _call_post_function(params: list[Any]) -> tuple[Any, ...]:
-    with connection.cursor() as cursor:
+@async_unsafe
+def _binding_cursor(db: BaseDatabaseWrapper) -> CursorWrapper:
+    """A cursor of ``db`` that binds parameters on the server.
+
+    Django's own PostgreSQL cursor renders parameters into the SQL text. This
+    one takes the same steps as :meth:`BaseDatabaseWrapper.cursor` around a
+    server-binding cursor: health check, connection, thread check, time zone
+    of loaded timestamps, and the wrapper that runs the execute wrappers,
+    logs the query when queries are logged and translates driver errors.
+    The connection's ``prepare_threshold`` (``OPTIONS``, off by default)
+    decides whether the statement is prepared.
+    """
+    from django.db.backends.postgresql.base import ServerBindingCursor
+    from django.db.backends.postgresql.psycopg_any import register_tzloader
+    from psycopg.postgres import types
+    from psycopg.pq import Format
+
+    db.close_if_health_check_failed()
+    db.ensure_connection()
+    db.validate_thread_sharing()
+    with db.wrap_database_errors:
+        cursor: Any = ServerBindingCursor(db.connection)  # type: ignore[call-arg]
+    loader = db.connection.adapters.get_loader(types["timestamptz"].oid, Format.TEXT)
+    if db.timezone != getattr(loader, "timezone", None):
+        register_tzloader(db.timezone, cursor)
+    if db.queries_logged:
+        return db.make_debug_cursor(cursor)
+    return db.make_cursor(cursor)
+
+
+def _call_post_function(db: BaseDatabaseWrapper, params: list[Any]) -> tuple[Any, ...]:
+    with _binding_cursor(db) as cursor:
         cursor.execute(POST_FUNCTION_SQL, params)
         row = cursor.fetchone()
     if row is None:

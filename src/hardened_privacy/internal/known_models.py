@@ -100,7 +100,7 @@ KNOWN: dict[str, dict[str, str]] = {
             "device_label",
             "rotate_pending",
         ),
-        secret=("sid_hash",),
+        secret=("sid_hash", "sealed_store_key"),
     ),
     "hardened_auth.tokenfamily": _fields(
         internal=("user", "created_at", "revoked_at", "revoked_reason")

@@ -182,8 +182,9 @@ def owner_matches(key: Field[Any, Any], stored: object, pk: object) -> bool:
 def _find_row(sid: str, user: AbstractBaseUser) -> tuple[int, bool] | None:
     """Return the id and rotation flag of the row of ``sid`` owned by ``user``.
 
-    Every signed-in request runs this lookup, so it skips building the query
-    anew and runs the statement compiled for its database directly.
+    Every session save and every unbound session runs this lookup, so it
+    skips building the query anew and runs the statement compiled for its
+    database directly.
     """
     alias = router.db_for_read(UserSession)
     with connections[alias].cursor() as cursor:

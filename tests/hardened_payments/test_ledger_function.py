@@ -451,3 +451,59 @@ def test_the_connection_setting_decides_whether_the_statement_is_prepared(
     finally:
         connection.connection.prepare_threshold = None
         connection.connection.execute("DEALLOCATE ALL")
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["USD", "EUR"],
+        ["NULL", ""],
+        ['a"b', "c\\d", "e,f", "{g}", " h ", '\\"', "ä\u2028"],
+    ],
+)
+def test_text_arrays_reach_the_database_exactly(db, values):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT %s::text[]", [internal._text_array(values)])
+        assert cursor.fetchone() == (values,)
+
+
+def forged_money(amount, currency):
+    """A ``Money`` whose currency skipped validation, as a buggy caller might."""
+    forged = Money.__new__(Money)
+    object.__setattr__(forged, "amount", amount)
+    object.__setattr__(forged, "currency", currency)
+    return forged
+
+
+def test_a_currency_built_to_break_the_array_stays_one_wrong_currency(tenant, accounts):
+    currency = 'USD","USD'
+    legs = [
+        Leg(accounts["bank"], forged_money(-5, currency)),
+        Leg(accounts["seller"], forged_money(5, currency)),
+    ]
+    before = snapshot()
+
+    with pytest.raises(InvalidTransfer, match="currency differs"):
+        internal._post_with_function(tenant, "t-1", legs, "", "digest", None)
+    with pytest.raises(UnbalancedTransfer) as caught:
+        internal._post_with_function(
+            tenant, "t-2", [legs[0], Leg(accounts["seller"], usd(5))], "", "d", None
+        )
+    assert caught.value.params == {"currencies": f"USD, {currency}"}
+    assert snapshot() == before
+
+
+def test_a_posted_transfer_caches_its_tenant_and_reversed_transfer(
+    tenant, accounts, django_assert_num_queries
+):
+    first = ledger.post_transfer(tenant, "t-1", bank_to_seller(accounts))
+    reversal = ledger.reverse_transfer(first, "t-2")
+
+    with django_assert_num_queries(0):
+        assert reversal.tenant is tenant
+        assert reversal.reverses is first
+        assert first.reverses is None
+    stored = LedgerTransfer.objects.get(pk=reversal.pk)
+    assert (stored.tenant_id, stored.reverses_id) == (tenant.pk, first.pk)
+    assert reversal.created_at == stored.created_at
+    assert reversal._state.adding is False

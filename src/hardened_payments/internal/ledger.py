@@ -52,6 +52,15 @@ INSERT_COLUMNS = (
     "reverses_id",
     "created_at",
 )
+TRANSFER_FIELDS = [
+    "id",
+    "tenant_id",
+    "transfer_id",
+    "description",
+    "content_digest",
+    "reverses_id",
+    "created_at",
+]
 POST_FUNCTION_SQL = (
     "SELECT transfer_pk, transfer_created_at, posted"
     " FROM hardened_payments_post_transfer("
@@ -278,6 +287,18 @@ def _integer_array(values: Sequence[int]) -> str:
     return "{" + ",".join([f"{value:d}" for value in values]) + "}"
 
 
+def _text_array(values: Sequence[str]) -> str:
+    """``values`` as a PostgreSQL array literal, for a ``text[]`` parameter.
+
+    Every element is double-quoted with its backslashes and double quotes
+    escaped, so commas, braces, spaces and the word NULL stay plain text.
+    """
+    quoted = [
+        '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"' for value in values
+    ]
+    return "{" + ",".join(quoted) + "}"
+
+
 def _post_with_function(
     tenant: Tenant,
     transfer_id: str,
@@ -302,7 +323,7 @@ def _post_with_function(
         timezone.now(),
         _integer_array([leg.account.pk for leg in legs]),
         _integer_array([leg.amount.amount for leg in legs]),
-        [leg.amount.currency for leg in legs],
+        _text_array([leg.amount.currency for leg in legs]),
     ]
     try:
         if db.get_autocommit():
@@ -317,17 +338,21 @@ def _post_with_function(
         raise refusal from error
 
     pk, created_at, posted = row
-    transfer = LedgerTransfer(
-        pk=pk,
-        tenant=tenant,
-        transfer_id=transfer_id,
-        description=description,
-        content_digest=digest,
-        reverses=reverses,
-        created_at=created_at,
+    transfer = LedgerTransfer.from_db(
+        db.alias,
+        TRANSFER_FIELDS,
+        [
+            pk,
+            tenant.pk,
+            transfer_id,
+            description,
+            digest,
+            reverses.pk if reverses is not None else None,
+            created_at,
+        ],
     )
-    transfer._state.adding = False
-    transfer._state.db = db.alias
+    LedgerTransfer.tenant.field.set_cached_value(transfer, tenant)
+    LedgerTransfer.reverses.field.set_cached_value(transfer, reverses)
     return transfer, bool(posted)
 
 

@@ -1,6 +1,7 @@
 """Sessions bound to their device, with timeouts, rotation and user control."""
 
 import logging
+import threading
 import time
 import uuid
 from importlib import import_module
@@ -10,7 +11,9 @@ from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.contrib.auth import get_user_model, login
 from django.contrib.auth.models import Group
+from django.contrib.sessions.models import Session
 from django.db import connection, models
+from django.db.models.signals import pre_delete
 from django.http import HttpResponse
 from django.test import Client, RequestFactory, override_settings
 from django.test.utils import CaptureQueriesContext
@@ -884,3 +887,59 @@ def test_signing_in_over_another_users_session_binds_the_new_key():
     request.session.save()
     row.delete()
     assert not _store_has(key)
+
+
+def _stored_sessions_of(user) -> list[str]:
+    return [
+        stored.session_key
+        for stored in Session.objects.all()
+        if stored.get_decoded().get("_auth_user_id") == str(user.pk)
+    ]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_key_sealed_while_the_row_is_being_deleted_waits_and_is_signed_out(caplog):
+    """Run on PostgreSQL: the deletion locks the row before it reads the key.
+
+    The request rotates its key while another connection holds the row for
+    deletion; its update of the row waits for the deletion, finds no row,
+    and the request signs its new key out instead of keeping it.
+    """
+    user = UserFactory()
+    client = _browser()
+    _sign_in(client, user)
+    assert client.get("/auth/devices/").status_code == 200
+    privileges_changed(user)
+    row_pk = UserSession.objects.get(user=user).pk
+    locked = threading.Event()
+
+    def hold_the_row(sender, instance, **kwargs):
+        locked.set()
+        time.sleep(1.0)
+
+    def delete_the_row():
+        try:
+            UserSession.objects.get(pk=row_pk).delete()
+        finally:
+            connection.close()
+
+    pre_delete.connect(hold_the_row, sender=UserSession, dispatch_uid="hold_the_row")
+    try:
+        deleter = threading.Thread(target=delete_the_row)
+        deleter.start()
+        assert locked.wait(5)
+        with caplog.at_level(logging.INFO, logger="hardened_auth.audit"):
+            client.get("/auth/devices/")
+        deleter.join()
+    finally:
+        pre_delete.disconnect(sender=UserSession, dispatch_uid="hold_the_row")
+    causes = [
+        r.hardened_audit["cause"]
+        for r in caplog.records
+        if r.getMessage() == "session_expired"
+    ]
+    assert causes == ["revoked"]
+    assert not UserSession.objects.filter(pk=row_pk).exists()
+    assert _stored_sessions_of(user) == []
+    assert not _is_signed_in(client)

@@ -26,7 +26,11 @@ def emit(
 
     ``fields`` carry amounts in minor units, currencies, idempotency keys and
     provider ids; callers never pass card data, secrets or personal values.
+    Nothing is built when the logger would drop the event.
     """
+    level = _level(outcome)
+    if not audit_logger.isEnabledFor(level):
+        return
     if actor is None and request is not None:
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
@@ -40,5 +44,13 @@ def emit(
         "ip": get_client_ip(request) or None if request is not None else None,
         **fields,
     }
-    level = logging.INFO if outcome == "success" else logging.WARNING
     audit_logger.log(level, event, extra={"hardened_audit": record})
+
+
+def _level(outcome: Outcome) -> int:
+    return logging.INFO if outcome == "success" else logging.WARNING
+
+
+def enabled(outcome: Outcome) -> bool:
+    """Whether an event with ``outcome`` would be logged now."""
+    return audit_logger.isEnabledFor(_level(outcome))

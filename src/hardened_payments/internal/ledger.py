@@ -410,7 +410,7 @@ def post(
         _post_with_function if connection.vendor == "postgresql" else _post_with_orm
     )
     transfer, posted = poster(tenant, transfer_id, legs, description, digest, reverses)
-    if not posted:
+    if not posted or not audit.enabled("success"):
         return transfer
 
     audit.emit(

@@ -507,3 +507,29 @@ def test_a_posted_transfer_caches_its_tenant_and_reversed_transfer(
     assert (stored.tenant_id, stored.reverses_id) == (tenant.pk, first.pk)
     assert reversal.created_at == stored.created_at
     assert reversal._state.adding is False
+
+
+def test_outside_a_transaction_a_current_tenant_still_posts_and_maps_refusals(
+    purge_ledger_after,
+):
+    """The tenant wrapper opens its own transaction around the posting call."""
+    from hardened_rbac.internal.context import tenant_context
+
+    tenant = TenantFactory()
+    bank = ledger.open_account(tenant, "bank", "USD", allow_negative=True)
+    seller = ledger.open_account(tenant, "seller", "USD")
+
+    with tenant_context(tenant):
+        assert connection.get_autocommit()
+        ledger.post_transfer(tenant, "t-1", [Leg(bank, usd(-5)), Leg(seller, usd(5))])
+        with pytest.raises(InsufficientFunds):
+            ledger.post_transfer(
+                tenant, "t-2", [Leg(seller, usd(-6)), Leg(bank, usd(6))]
+            )
+        with pytest.raises(TransferConflict):
+            ledger.post_transfer(
+                tenant, "t-1", [Leg(bank, usd(-4)), Leg(seller, usd(4))]
+            )
+
+    assert ledger.balance(seller) == usd(5)
+    assert LedgerTransfer.objects.filter(tenant=tenant).count() == 1

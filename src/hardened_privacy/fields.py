@@ -15,7 +15,7 @@ import datetime
 import decimal
 import json
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from django.core.exceptions import FieldError, ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -90,10 +90,23 @@ _RAW_LOOKUPS: dict[str, type[Lookup[Any]]] = {
 
 
 class EncryptedFieldMixin:
-    """Encryption on top of a concrete Django field class."""
+    """Encryption on top of a concrete Django field class.
+
+    ``python_type`` names the type whose values the field's ``to_python``
+    returns unchanged, so saving a value of exactly that type skips the
+    conversion; ``None`` converts every value.
+    """
+
+    python_type: type[Any] | None = None
 
     def get_internal_type(self) -> str:
         return "TextField"
+
+    def contribute_to_class(
+        self, cls: type[models.Model], name: str, private_only: bool = False
+    ) -> None:
+        super().contribute_to_class(cls, name, private_only=private_only)  # type: ignore[misc]
+        self.__dict__.pop("_hardened_context", None)
 
     def encryption_context(self) -> bytes:
         field: Any = self
@@ -111,8 +124,10 @@ class EncryptedFieldMixin:
 
     def encrypt_value(self, value: Any) -> str:
         field: Any = self
+        if type(value) is not self.python_type:
+            value = field.to_python(value)
         context = field.__dict__.get("_hardened_context") or self.encryption_context()
-        return get_cipher().encrypt(self.to_plaintext(field.to_python(value)), context)
+        return get_cipher().encrypt(self.to_plaintext(value), context)
 
     def decrypt_value(self, stored: Any) -> Any:
         field: Any = self
@@ -153,9 +168,7 @@ class EncryptedFieldMixin:
         return self.encrypt_value(value)
 
     def get_db_prep_save(self, value: Any, connection: BaseDatabaseWrapper) -> Any:
-        if value is None:
-            return None
-        if hasattr(value, "as_sql"):
+        if value is None or hasattr(value, "as_sql"):
             return value
         return self.encrypt_value(value)
 
@@ -183,6 +196,11 @@ class EncryptedFieldMixin:
 class EncryptedTextField(EncryptedFieldMixin, _TextField):
     """Text, encrypted."""
 
+    python_type = str
+
+    def to_plaintext(self, value: str) -> bytes:
+        return value.encode()
+
     def from_plaintext(self, data: bytes) -> str:
         return data.decode()
 
@@ -191,6 +209,10 @@ class EncryptedEmailField(EncryptedFieldMixin, _EmailField):
     """An email address, validated as one, encrypted; blind index folds case."""
 
     blind_index_normalizer = staticmethod(str.casefold)
+    python_type = str
+
+    def to_plaintext(self, value: str) -> bytes:
+        return value.encode()
 
     def from_plaintext(self, data: bytes) -> str:
         return data.decode()
@@ -206,8 +228,10 @@ class EncryptedJSONField(EncryptedFieldMixin, models.JSONField):
         return json.loads(data, cls=self.decoder)
 
 
-class EncryptedDateField(EncryptedFieldMixin, _DateField):
+class EncryptedDateField(EncryptedFieldMixin, _DateField):  # type: ignore[misc]
     """A date, encrypted as its ISO 8601 form."""
+
+    python_type = datetime.date
 
     def to_plaintext(self, value: datetime.date) -> bytes:
         return value.isoformat().encode()
@@ -218,6 +242,8 @@ class EncryptedDateField(EncryptedFieldMixin, _DateField):
 
 class EncryptedIntegerField(EncryptedFieldMixin, _IntegerField):
     """An integer, encrypted; any 64-bit value, whatever the database."""
+
+    python_type = int
 
     @cached_property
     def validators(self) -> list[Callable[[Any], None]]:
@@ -242,6 +268,13 @@ class EncryptedDecimalField(EncryptedFieldMixin, _DecimalField):
 
     def from_plaintext(self, data: bytes) -> decimal.Decimal:
         return decimal.Decimal(data.decode())
+
+
+class _DigestParts(NamedTuple):
+    source: models.Field[Any, Any]
+    python_type: type[Any] | None
+    normalizer: Callable[[str], str] | None
+    context: str
 
 
 class BlindIndexField(_CharField):
@@ -274,37 +307,58 @@ class BlindIndexField(_CharField):
         kwargs.pop("max_length", None)
         return name, path, [self.source, *args], kwargs
 
+    def contribute_to_class(
+        self, cls: type[models.Model], name: str, private_only: bool = False
+    ) -> None:
+        super().contribute_to_class(cls, name, private_only=private_only)
+        self.__dict__.pop("_hardened_digest", None)
+
+    def _digest_parts(self) -> _DigestParts:
+        """The source field, its pass-through type, the normalizer, the context.
+
+        Worked out on first use, once the model has all its fields, and
+        kept until the field is added to a model again.
+        """
+        parts = self.__dict__.get("_hardened_digest")
+        if parts is None:
+            source: Any = self.model._meta.get_field(self.source)
+            parts = _DigestParts(
+                source,
+                getattr(source, "python_type", None),
+                self.normalizer or getattr(source, "blind_index_normalizer", None),
+                f"{self.model._meta.db_table}.{source.column}",
+            )
+            self.__dict__["_hardened_digest"] = parts
+        return parts
+
     def source_field(self) -> models.Field[Any, Any]:
-        source: models.Field[Any, Any] | None = self.__dict__.get("_hardened_source")
-        if source is None or source.model is not self.model:
-            source = self.model._meta.get_field(self.source)  # type: ignore[assignment]
-            self.__dict__["_hardened_source"] = source
-        assert source is not None
-        return source
+        return self._digest_parts().source
 
     def digest_for(self, value: Any) -> str | None:
         if value is None:
             return None
-        source = self.source_field()
+        parts = self.__dict__.get("_hardened_digest") or self._digest_parts()
+        source, python_type, normalizer, context = parts
         if hasattr(value, "resolve_expression"):
             raise FieldError(
                 f"{self.model.__name__}.{source.name} can only be compared with "
                 "plain values."
             )
-        text = str(source.to_python(value))
-        normalizer = self.normalizer or getattr(source, "blind_index_normalizer", None)
+        text = str(value if type(value) is python_type else source.to_python(value))
         if normalizer is not None:
             text = normalizer(text)
-        context = self.__dict__.get("_hardened_context")
-        if context is None:
-            context = f"{self.model._meta.db_table}.{source.column}"
-            self.__dict__["_hardened_context"] = context
         return blind_index.digest(context, text)
 
     def pre_save(self, model_instance: models.Model, add: bool) -> str | None:
-        value = self.digest_for(getattr(model_instance, self.source_field().attname))
+        parts = self.__dict__.get("_hardened_digest") or self._digest_parts()
+        value = self.digest_for(getattr(model_instance, parts.source.attname))
         setattr(model_instance, self.attname, value)
         return value
+
+    def get_db_prep_save(self, value: Any, connection: BaseDatabaseWrapper) -> Any:
+        if value is None or type(value) is str:
+            return value
+        return super().get_db_prep_save(value, connection)
 
     def lookup_for(self, lookup_name: str) -> type[Lookup[Any]]:
         if lookup_name not in self._lookups:

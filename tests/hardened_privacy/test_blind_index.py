@@ -1,15 +1,20 @@
+import copy
 import hashlib
 import hmac
 
 import pytest
 from django.core.exceptions import FieldError
-from django.db import connection
+from django.db import connection, models
 from django.db.models import F
 from django.test import override_settings
+from django.test.utils import isolate_apps
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hardened_privacy.conf import app_settings
 from hardened_privacy.exceptions import HardenedPrivacyConfigurationError
-from hardened_privacy.internal.keyring import get_keyring
+from hardened_privacy.internal import blind_index
+from hardened_privacy.internal.keyring import _state, get_keyring, reset_keyring
 from tests.hardened_privacy.testapp.models import Patient, Visit
 
 pytestmark = pytest.mark.django_db
@@ -118,3 +123,77 @@ def test_index_is_hmac_sha256_of_the_column_and_the_normalised_value():
     assert Visit._meta.get_field("contact_index").digest_for("ada@example.com") == (
         other_column
     )
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.binary(min_size=32, max_size=200),
+    st.text(max_size=40),
+    st.text(max_size=300),
+)
+def test_digest_is_hmac_sha256_for_any_key_length(key, context, value):
+    expected = hmac.new(
+        key, context.encode() + b"\x00" + value.encode(), hashlib.sha256
+    ).hexdigest()
+    keyed = blind_index._Keyed(key)
+
+    assert keyed.hexdigest(context, value) == expected
+    assert keyed.hexdigest(context, value) == expected
+
+
+def test_digest_follows_a_key_change_between_calls(monkeypatch):
+    index = Patient._meta.get_field("email_index")
+    message = b"hardened_privacy_tests_patient.email\x00ada@example.com"
+    before = index.digest_for("ada@example.com")
+    monkeypatch.setenv("OTHER_BLIND_KEY", "o" * 40)
+    spec = {"PROVIDER": "env", "REFERENCE": "OTHER_BLIND_KEY"}
+
+    with override_settings(HARDENED_PRIVACY_BLIND_INDEX_KEY=spec):
+        during = index.digest_for("ada@example.com")
+
+    assert during == hmac.new(b"o" * 40, message, hashlib.sha256).hexdigest()
+    assert during != before
+    assert index.digest_for("ada@example.com") == before
+
+
+def test_index_key_read_for_a_replaced_keyring_is_not_kept(monkeypatch):
+    stale = get_keyring()
+    reset_keyring()
+    monkeypatch.setattr(blind_index, "get_keyring", lambda: stale)
+    blind_index.digest("table.column", "value")
+    monkeypatch.undo()
+
+    assert "blind_index_hmac" not in _state
+    blind_index.digest("table.column", "value")
+    assert get_keyring() is not stale
+    assert "blind_index_hmac" in _state
+
+
+def test_index_copied_to_another_model_digests_that_models_column():
+    index = Patient._meta.get_field("email_index")
+    source = Patient._meta.get_field("email")
+    index.digest_for("ada@example.com")
+    key = get_keyring().secret(app_settings.BLIND_INDEX_KEY, "key")
+
+    with isolate_apps("tests.hardened_privacy.testapp"):
+
+        class Copied(models.Model):
+            email = copy.deepcopy(source)
+            email_index = copy.deepcopy(index)
+
+            class Meta:
+                app_label = "hardened_privacy_tests"
+
+            def __str__(self) -> str:
+                return "copied"
+
+        copied = Copied._meta.get_field("email_index")
+        message = f"{Copied._meta.db_table}.email\x00ada@example.com".encode()
+
+        assert copied.source_field() is Copied._meta.get_field("email")
+        assert copied.digest_for("Ada@example.com") == (
+            hmac.new(key, message, hashlib.sha256).hexdigest()
+        )
+        assert copied.digest_for("ada@example.com") != index.digest_for(
+            "ada@example.com"
+        )

@@ -14,7 +14,7 @@ from hardened_privacy.internal.envelope import (
     get_cipher,
     key_prefix,
 )
-from hardened_privacy.internal.keyring import get_keyring
+from hardened_privacy.internal.keyring import _state, get_keyring, reset_keyring
 
 ACTIVE = "development/master-1"
 CONTEXT = b"table.column"
@@ -105,7 +105,15 @@ def test_value_sharing_the_current_head_with_another_wrapped_tail_fails_closed()
 
 @pytest.mark.parametrize(
     ("suffix", "message"),
-    [("", "truncated"), ("AAAA", "truncated"), ("!!!!", "not valid base64")],
+    [
+        ("", "truncated"),
+        ("AAAA", "truncated"),
+        ("!!!!", "not valid base64"),
+        ("AAA+" * 12, "not valid base64"),
+        ("AAA/" * 12, "not valid base64"),
+        ("AAAAA", "not valid base64"),
+        ("AA\u00e9A" * 12, "not valid base64"),
+    ],
 )
 def test_value_cut_after_the_current_head_fails_closed(suffix, message):
     cipher = get_cipher()
@@ -175,3 +183,33 @@ def test_forked_child_draws_no_nonce_its_parent_draws():
 
     assert len(children) == 16
     assert not parent & children
+
+
+def test_cipher_is_kept_until_a_settings_change(monkeypatch):
+    cipher = get_cipher()
+    assert get_cipher() is cipher
+    monkeypatch.setenv("SECOND_KEY", base64.b64encode(os.urandom(32)).decode())
+    keys = {"development/other": {"PROVIDER": "env", "REFERENCE": "SECOND_KEY"}}
+
+    with override_settings(
+        HARDENED_PRIVACY_KEYS=keys, HARDENED_PRIVACY_ACTIVE_KEY="development/other"
+    ):
+        changed = get_cipher()
+        token = changed.encrypt(b"value", CONTEXT)
+        assert changed is not cipher
+        assert changed.keyring is get_keyring()
+        assert token.startswith(key_prefix("development/other"))
+    with pytest.raises(UnknownKeyError):
+        get_cipher().decrypt(token, CONTEXT)
+
+
+def test_cipher_built_for_a_replaced_keyring_is_not_kept(monkeypatch):
+    stale = get_keyring()
+    reset_keyring()
+    monkeypatch.setattr(envelope, "get_keyring", lambda: stale)
+    assert get_cipher().keyring is stale
+    monkeypatch.undo()
+
+    assert "cipher" not in _state
+    assert get_cipher().keyring is get_keyring() is not stale
+    assert get_cipher() is _state["cipher"]

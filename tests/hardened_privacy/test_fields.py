@@ -1,12 +1,14 @@
 import base64
+import copy
 import datetime
 import decimal
 import os
 
 import pytest
 from django.core.exceptions import FieldError, ImproperlyConfigured, ValidationError
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.test import override_settings
+from django.test.utils import isolate_apps
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -342,3 +344,45 @@ def test_integer_field_refuses_values_beyond_64_bits(visits):
     with pytest.raises(ValidationError) as refused:
         patient.full_clean()
     assert "visits" in refused.value.message_dict
+
+
+def test_values_of_other_types_are_converted_before_encryption():
+    patient = make_patient(
+        note=12, born=datetime.datetime(2020, 1, 2, 3, 4), visits=True
+    )
+    loaded = Patient.objects.get(pk=patient.pk)
+
+    assert (loaded.note, loaded.born, loaded.visits) == (
+        "12",
+        datetime.date(2020, 1, 2),
+        1,
+    )
+    assert get_cipher().decrypt(
+        raw_column(patient.pk, "born"), b"hardened_privacy_tests_patient.born"
+    ) == (b"2020-01-02")
+
+
+def test_field_copied_to_another_model_encrypts_for_that_models_column():
+    used = Patient._meta.get_field("note")
+    stored = used.get_db_prep_save("kept", connection)
+
+    with isolate_apps("tests.hardened_privacy.testapp"):
+
+        class Copied(models.Model):
+            note = copy.deepcopy(used)
+
+            class Meta:
+                app_label = "hardened_privacy_tests"
+
+            def __str__(self) -> str:
+                return "copied"
+
+        copied = Copied._meta.get_field("note")
+        context = f"{Copied._meta.db_table}.note".encode()
+        token = copied.get_db_prep_save("moved", connection)
+
+        assert copied.encryption_context() == context
+        assert get_cipher().decrypt(token, context) == b"moved"
+        with pytest.raises(DecryptionError, match="failed authentication"):
+            copied.from_db_value(stored, None, connection)
+    assert used.from_db_value(stored, None, connection) == "kept"

@@ -56,6 +56,7 @@ _FAILED = (
 
 _TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
 _FROM_URLSAFE = bytes.maketrans(b"-_+/", b"+/!!")
+_PADDING = (b"", b"===", b"==", b"=")
 
 
 def _b64encode(raw: bytes) -> str:
@@ -66,7 +67,7 @@ def _b64encode(raw: bytes) -> str:
 def _b64decode(text: str) -> bytes:
     """Strict unpadded URL-safe base64; anything else raises ValueError."""
     data = text.encode("ascii").translate(_FROM_URLSAFE)
-    return binascii.a2b_base64(data + b"=" * (-len(data) % 4), strict_mode=True)
+    return binascii.a2b_base64(data + _PADDING[len(data) % 4], strict_mode=True)
 
 
 def key_prefix(key_id: str) -> str:
@@ -132,6 +133,7 @@ class _DataKey:
         "header",
         "key_id",
         "text_head",
+        "text_length",
         "uses",
         "wrapped",
     )
@@ -147,6 +149,7 @@ class _DataKey:
         self.binary_header += self.header
         aligned = len(self.header) - len(self.header) % 3
         self.text_head = key_prefix(key_id) + _b64encode(self.header[:aligned])
+        self.text_length = len(self.text_head)
         self.carry = self.header[aligned:]
         self.uses = 0
 
@@ -219,10 +222,14 @@ class EnvelopeCipher:
 
     def encrypt(self, plaintext: bytes, context: bytes) -> str:
         """The text envelope stored by model fields (see the module docstring)."""
-        data_key = self._encrypting()
+        data_key = self._current
+        if data_key is None or data_key.uses >= self.max_uses:
+            data_key = self._renew()
+        data_key.uses += 1
         nonce = _nonce()
         body = data_key.aead.encrypt(nonce, plaintext, data_key.aad_prefix + context)
-        return data_key.text_head + _b64encode(data_key.carry + nonce + body)
+        encoded = binascii.b2a_base64(data_key.carry + nonce + body, newline=False)
+        return data_key.text_head + encoded.translate(_TO_URLSAFE).rstrip(b"=").decode()
 
     def _known(self, key_id: str) -> None:
         if key_id not in self.keyring.keys:
@@ -267,15 +274,26 @@ class EnvelopeCipher:
             and token.startswith(current.text_head)
         ):
             try:
-                raw = _b64decode(token[len(current.text_head) :])
+                data = token[current.text_length :].encode("ascii")
+                data = data.translate(_FROM_URLSAFE)
+                raw = binascii.a2b_base64(
+                    data + _PADDING[len(data) % 4], strict_mode=True
+                )
             except (binascii.Error, ValueError) as exc:
                 raise DecryptionError("The ciphertext is not valid base64.") from exc
             start = len(current.carry)
             if raw[:start] == current.carry:
-                if len(raw) < start + NONCE_BYTES + TAG_BYTES:
-                    raise DecryptionError("The ciphertext is truncated.")
                 nonce_end = start + NONCE_BYTES
-                return current.open(raw[start:nonce_end], raw[nonce_end:], context)
+                if len(raw) < nonce_end + TAG_BYTES:
+                    raise DecryptionError("The ciphertext is truncated.")
+                try:
+                    return current.aead.decrypt(
+                        raw[start:nonce_end],
+                        raw[nonce_end:],
+                        current.aad_prefix + context,
+                    )
+                except InvalidTag as exc:
+                    raise DecryptionError(_FAILED) from exc
         parts = token.split("$", 2) if isinstance(token, str) else []
         if len(parts) != 3 or parts[0] != VERSION:
             raise DecryptionError(_NOT_OURS)
@@ -288,14 +306,20 @@ class EnvelopeCipher:
 
 
 def get_cipher() -> EnvelopeCipher:
-    """The cipher for the current settings and keyring."""
-    cipher = _state.get("cipher")
-    if isinstance(cipher, EnvelopeCipher) and cipher.keyring is _state.get("keyring"):
+    """The cipher for the current settings and keyring.
+
+    The cipher is kept beside the keyring it was built for, and only while
+    that keyring is current: a settings change clears both at once, so
+    finding a cipher is enough to know it belongs to the current settings.
+    """
+    cipher: EnvelopeCipher | None = _state.get("cipher")
+    if cipher is not None:
         return cipher
     keyring = get_keyring()
     with _state_lock:
         cipher = _state.get("cipher")
-        if not isinstance(cipher, EnvelopeCipher) or cipher.keyring is not keyring:
+        if cipher is None or cipher.keyring is not keyring:
             cipher = EnvelopeCipher(keyring)
-            _state["cipher"] = cipher
+            if _state.get("keyring") is keyring:
+                _state["cipher"] = cipher
         return cipher

@@ -123,24 +123,16 @@ class EncryptedFieldMixin:
         raise NotImplementedError
 
     def encrypt_value(self, value: Any) -> str:
+        """The stored text for ``value``, a plain value other than None."""
         field: Any = self
-        if type(value) is not self.python_type:
-            value = field.to_python(value)
-        context = field.__dict__.get("_hardened_context") or self.encryption_context()
-        return get_cipher().encrypt(self.to_plaintext(value), context)
+        return field.get_db_prep_save(value, None)  # type: ignore[no-any-return]
 
     def decrypt_value(self, stored: Any) -> Any:
+        """The Python value for stored text, or DecryptionError."""
         field: Any = self
-        if not (isinstance(stored, str) and stored.startswith(PREFIX)):
+        if stored is None:
             return self._decrypt_legacy(stored)
-        context = field.__dict__.get("_hardened_context") or self.encryption_context()
-        data = get_cipher().decrypt(stored, context)
-        try:
-            return self.from_plaintext(data)
-        except (ValueError, TypeError, decimal.InvalidOperation) as exc:
-            raise DecryptionError(
-                "A decrypted value does not have the field's type."
-            ) from exc
+        return field.from_db_value(stored, None, None)
 
     def _decrypt_legacy(self, stored: Any) -> Any:
         field: Any = self
@@ -154,11 +146,21 @@ class EncryptedFieldMixin:
         raise DecryptionError("The value is not a hardened_privacy ciphertext.")
 
     def from_db_value(
-        self, value: Any, expression: Any, connection: BaseDatabaseWrapper
+        self, value: Any, expression: Any, connection: BaseDatabaseWrapper | None
     ) -> Any:
         if value is None:
             return None
-        return self.decrypt_value(value)
+        field: Any = self
+        if not (isinstance(value, str) and value.startswith(PREFIX)):
+            return self._decrypt_legacy(value)
+        context = field.__dict__.get("_hardened_context") or self.encryption_context()
+        data = get_cipher().decrypt(value, context)
+        try:
+            return self.from_plaintext(data)
+        except (ValueError, TypeError, decimal.InvalidOperation) as exc:
+            raise DecryptionError(
+                "A decrypted value does not have the field's type."
+            ) from exc
 
     def get_db_prep_value(
         self, value: Any, connection: BaseDatabaseWrapper, prepared: bool = False
@@ -167,10 +169,16 @@ class EncryptedFieldMixin:
             return None
         return self.encrypt_value(value)
 
-    def get_db_prep_save(self, value: Any, connection: BaseDatabaseWrapper) -> Any:
+    def get_db_prep_save(
+        self, value: Any, connection: BaseDatabaseWrapper | None
+    ) -> Any:
         if value is None or hasattr(value, "as_sql"):
             return value
-        return self.encrypt_value(value)
+        field: Any = self
+        if type(value) is not self.python_type:
+            value = field.to_python(value)
+        context = field.__dict__.get("_hardened_context") or self.encryption_context()
+        return get_cipher().encrypt(self.to_plaintext(value), context)
 
     def blind_index_field(self) -> BlindIndexField | None:
         field: Any = self

@@ -52,15 +52,7 @@ INSERT_COLUMNS = (
     "reverses_id",
     "created_at",
 )
-TRANSFER_FIELDS = [
-    "id",
-    "tenant_id",
-    "transfer_id",
-    "description",
-    "content_digest",
-    "reverses_id",
-    "created_at",
-]
+TRANSFER_FIELDS = ["id", *INSERT_COLUMNS]
 POST_FUNCTION_SQL = (
     "SELECT transfer_pk, transfer_created_at, posted"
     " FROM hardened_payments_post_transfer("

@@ -8,6 +8,9 @@ from typing import Any
 from allauth.account import app_settings
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.app_settings import LoginMethod
+from allauth.account.internal.flows.password_reset_by_code import (
+    PASSWORD_RESET_VERIFICATION_SESSION_KEY,
+)
 from allauth.account.internal.flows.signup import send_unknown_account_mail
 from allauth.account.models import EmailAddress, EmailConfirmationHMAC
 from allauth.account.utils import (
@@ -17,6 +20,7 @@ from allauth.account.utils import (
     user_username,
 )
 from allauth.core import context as allauth_context
+from django.contrib.auth import get_user_model
 from django.contrib.auth.tokens import PasswordResetTokenGenerator
 from django.contrib.sites.shortcuts import get_current_site
 from django.db import transaction
@@ -44,7 +48,8 @@ class AccountAdapter(DefaultAccountAdapter):  # type: ignore[misc]
 
     A password reset does the work of both of its answers: the reset of an
     account also renders the mail a missing account is sent, and the reset
-    of a missing account also signs a reset token and renders its mail.
+    of a missing account also signs a reset token, or generates a reset
+    code, and renders its mail.
     """
 
     def clean_email(self, email: str) -> str:
@@ -114,6 +119,27 @@ class AccountAdapter(DefaultAccountAdapter):  # type: ignore[misc]
             with self._rehearsal():
                 self.send_password_reset_mail(user, email, context)
             transaction.set_rollback(True)
+
+    def rehearse_password_reset_code(self, request: HttpRequest, email: str) -> None:
+        """Generate and render a reset code mail; nothing is kept or sent."""
+        context = {"request": request, "code": self.generate_password_reset_code()}
+        with self._rehearsal():
+            self.send_mail("account/email/password_reset_code", email, context)
+
+    def stand_in_for_missing_account(self, request: HttpRequest) -> None:
+        """Name a stand-in account in the code reset of a missing account.
+
+        Each wrong code makes allauth look up the account of the reset, so
+        the reset of a missing account names the primary key zero in the
+        key's own type, which no generated key takes, and looks one up too.
+        It holds no code, so no code is ever accepted for it.
+        """
+        state = request.session[PASSWORD_RESET_VERIFICATION_SESSION_KEY]
+        stand_in = get_user_model()._meta.pk.to_python(0)
+        request.session[PASSWORD_RESET_VERIFICATION_SESSION_KEY] = {
+            **state,
+            "user_id": str(stand_in),
+        }
 
     def rehearse_unknown_account_mail(self, request: HttpRequest, email: str) -> None:
         """Render the mail a missing account would be sent, without sending."""

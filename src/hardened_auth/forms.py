@@ -121,24 +121,32 @@ class ResetPasswordForm(
 ):
     """allauth's reset form; the address is folded before it is looked up.
 
-    A reset by link does the work of the answer it does not give: the
-    adapter renders the unknown-account mail for an account's address and
-    signs a token and renders a reset mail for a missing one, sending
-    neither, so both take as long.
+    A reset does the work of the answer it does not give, sending nothing:
+    the adapter renders the unknown-account mail for an account's address,
+    and for a missing one signs a token and renders a reset mail or, with
+    ``ACCOUNT_PASSWORD_RESET_BY_CODE_ENABLED``, generates a code and renders
+    the code mail, so both take as long. A code reset of a missing account
+    names a stand-in account, so a wrong code looks up an account in both.
     """
 
     def save(self, request: HttpRequest, **kwargs: Any) -> str:
-        if not app_settings.PASSWORD_RESET_BY_CODE_ENABLED:
-            adapter = get_adapter(request)
-            email = self.cleaned_data["email"]
-            if self.users:
-                adapter.rehearse_unknown_account_mail(request, email)
-            else:
-                token_generator = kwargs.get(
-                    "token_generator", allauth_forms.default_token_generator
-                )
-                adapter.rehearse_password_reset(request, email, token_generator)
-        return str(super().save(request, **kwargs))
+        adapter = get_adapter(request)
+        email = self.cleaned_data["email"]
+        by_code = app_settings.PASSWORD_RESET_BY_CODE_ENABLED
+        if self.users:
+            adapter.rehearse_unknown_account_mail(request, email)
+        elif by_code:
+            adapter.rehearse_password_reset_code(request, email)
+        else:
+            token_generator = kwargs.get(
+                "token_generator", allauth_forms.default_token_generator
+            )
+            adapter.rehearse_password_reset(request, email, token_generator)
+
+        saved = str(super().save(request, **kwargs))
+        if by_code and not self.users:
+            adapter.stand_in_for_missing_account(request)
+        return saved
 
 
 class AddEmailForm(

@@ -6,13 +6,16 @@ import uuid
 
 import pytest
 from allauth.account.forms import EmailAwarePasswordResetTokenGenerator
+from allauth.account.internal.flows.password_reset_by_code import (
+    PASSWORD_RESET_VERIFICATION_SESSION_KEY,
+)
 from allauth.account.models import EmailAddress
 from allauth.core import context
 from django.contrib.auth import get_user_model
 from django.core import mail
 from django.core.exceptions import ValidationError
 from django.db import connection
-from django.test import Client, RequestFactory
+from django.test import Client, RequestFactory, override_settings
 from django.test.utils import CaptureQueriesContext
 
 from hardened_auth.adapter import AccountAdapter
@@ -33,6 +36,13 @@ STATEMENT = re.compile(
 )
 RESET_MAIL = "account/email/password_reset_key_message.txt"
 UNKNOWN_MAIL = "account/email/unknown_account_message.txt"
+CODE_MAIL_PREFIX = "account/email/password_reset_code"
+UNKNOWN_MAIL_PREFIX = "account/email/unknown_account"
+CONFIRM_CODE_URL = "/accounts/password/reset/confirm/"
+RESET_BY_CODE = override_settings(
+    ACCOUNT_PASSWORD_RESET_BY_CODE_ENABLED=True,
+    ROOT_URLCONF="tests.hardened_auth.reset_code_urls",
+)
 
 
 @pytest.fixture
@@ -221,14 +231,17 @@ def test_password_reset_answers_alike():
     _compare(existing, missing)
 
 
+def _statements(queries: CaptureQueriesContext) -> list[tuple[str, str]]:
+    found = (STATEMENT.match(query["sql"]) for query in queries.captured_queries)
+    return [(m.group(1), m.group(2)) for m in found if m is not None]
+
+
 def _reset(email: str) -> tuple[list[tuple[str, str]], set[str | None]]:
     """The data statements a reset runs and the templates it renders."""
     with CaptureQueriesContext(connection) as queries:
         response = _client().post("/accounts/password/reset/", {"email": email})
     assert response.status_code == 302
-    found = (STATEMENT.match(query["sql"]) for query in queries.captured_queries)
-    statements = [(m.group(1), m.group(2)) for m in found if m is not None]
-    return statements, {template.name for template in response.templates}
+    return _statements(queries), {template.name for template in response.templates}
 
 
 def test_password_reset_does_the_work_of_both_answers_and_sends_one_mail():
@@ -269,6 +282,168 @@ def test_a_rehearsed_reset_keeps_nothing_its_token_generator_writes_and_sends_no
         )
     assert get_user_model().objects.count() == users
     assert mail.outbox == []
+
+
+@pytest.fixture
+def rendered_mails(monkeypatch):
+    """The template prefix of every account mail rendered, sent or not."""
+    prefixes: list[str] = []
+    real_render_mail = AccountAdapter.render_mail
+
+    def render_mail(self, template_prefix, email, context, headers=None):
+        prefixes.append(template_prefix)
+        return real_render_mail(self, template_prefix, email, context, headers)
+
+    monkeypatch.setattr(AccountAdapter, "render_mail", render_mail)
+    return prefixes
+
+
+@pytest.fixture
+def generated_codes(monkeypatch):
+    """Every password reset code generated, sent or not."""
+    codes: list[str] = []
+    real_generate = AccountAdapter.generate_password_reset_code
+
+    def generate(self):
+        codes.append(real_generate(self))
+        return codes[-1]
+
+    monkeypatch.setattr(AccountAdapter, "generate_password_reset_code", generate)
+    return codes
+
+
+def _cookies(response) -> dict[str, dict[str, str]]:
+    """Each cookie a response sets, with its attributes but not its value."""
+    return {
+        name: {key: value for key, value in morsel.items() if key != "expires"}
+        for name, morsel in response.cookies.items()
+    }
+
+
+def _reset_by_code(client: Client, email: str):
+    """Ask for a reset code; the answer and the data statements it ran."""
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post("/accounts/password/reset/", {"email": email})
+    return response, _statements(queries)
+
+
+def _submit_code(client: Client, code: str):
+    """Submit a code; the answer and the data statements it ran."""
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post(CONFIRM_CODE_URL, {"code": code})
+    return response, _statements(queries)
+
+
+@RESET_BY_CODE
+def test_password_reset_by_code_answers_alike():
+    user = _verified_user()
+    existing_client, missing_client = _client(), _client()
+    existing, _ = _reset_by_code(existing_client, user.email)
+    missing, _ = _reset_by_code(missing_client, _missing_email())
+    assert existing.status_code == 302
+    assert existing["Location"] == CONFIRM_CODE_URL
+    _compare(existing, missing)
+    assert _cookies(existing) == _cookies(missing)
+    assert set(_cookies(existing)) == {"sessionid"}
+    existing = existing_client.get(CONFIRM_CODE_URL)
+    missing = missing_client.get(CONFIRM_CODE_URL)
+    assert existing.status_code == 200
+    _compare(existing, missing)
+    assert _cookies(existing) == _cookies(missing)
+
+
+@RESET_BY_CODE
+def test_password_reset_by_code_does_the_work_of_both_answers_and_sends_one_mail(
+    rendered_mails, generated_codes
+):
+    user = _verified_user()
+    missing_email = _missing_email()
+    users, addresses = get_user_model().objects.count(), EmailAddress.objects.count()
+    mail.outbox.clear()
+    _existing, existing_statements = _reset_by_code(_client(), user.email)
+    existing_mails, existing_codes = list(rendered_mails), len(generated_codes)
+    rendered_mails.clear()
+    generated_codes.clear()
+    _missing, missing_statements = _reset_by_code(_client(), missing_email)
+    # A missing address is also looked up in the user table, which allauth
+    # does on its own.
+    assert sorted(missing_statements) == sorted(
+        [*existing_statements, ("SELECT", "auth_user")]
+    )
+    assert existing_mails == [UNKNOWN_MAIL_PREFIX, CODE_MAIL_PREFIX]
+    assert rendered_mails == [CODE_MAIL_PREFIX, UNKNOWN_MAIL_PREFIX]
+    assert existing_codes == len(generated_codes) == 1
+    assert [(m.to, m.subject) for m in mail.outbox] == [
+        ([user.email], "[testserver] Password Reset Code"),
+        ([missing_email], "[testserver] Unknown Account"),
+    ]
+    assert get_user_model().objects.count() == users
+    assert EmailAddress.objects.count() == addresses
+
+
+@RESET_BY_CODE
+@override_settings(ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS=False)
+def test_password_reset_by_code_without_unknown_account_mail_renders_one_mail_each(
+    rendered_mails, generated_codes
+):
+    user = _verified_user()
+    mail.outbox.clear()
+    _reset_by_code(_client(), user.email)
+    existing_mails, existing_codes = list(rendered_mails), len(generated_codes)
+    rendered_mails.clear()
+    generated_codes.clear()
+    _reset_by_code(_client(), _missing_email())
+    assert existing_mails == rendered_mails == [CODE_MAIL_PREFIX]
+    assert existing_codes == len(generated_codes) == 1
+    assert [m.to for m in mail.outbox] == [[user.email]]
+
+
+@RESET_BY_CODE
+def test_wrong_reset_codes_answer_alike_up_to_the_last_attempt():
+    user = _verified_user()
+    existing_client, missing_client = _client(), _client()
+    _reset_by_code(existing_client, user.email)
+    _reset_by_code(missing_client, _missing_email())
+    answers = []
+    for _attempt in range(3):
+        existing, existing_statements = _submit_code(existing_client, "WRONG-CODE")
+        missing, missing_statements = _submit_code(missing_client, "WRONG-CODE")
+        _compare(existing, missing)
+        assert _cookies(existing) == _cookies(missing)
+        # Both look up the account of the reset: the missing one a stand-in.
+        assert existing_statements == missing_statements
+        assert existing_statements.count(("SELECT", "auth_user")) == 1
+        answers.append(existing.status_code)
+    assert answers == [200, 200, 302]
+    assert existing["Location"] == missing["Location"] == "/accounts/login/"
+
+
+@RESET_BY_CODE
+def test_code_reset_of_a_missing_account_accepts_no_code(generated_codes):
+    client = _client()
+    _reset_by_code(client, _missing_email())
+    [rehearsed] = generated_codes
+    state = client.session[PASSWORD_RESET_VERIFICATION_SESSION_KEY]
+    assert "code" not in state
+    assert get_user_model().objects.filter(pk=state["user_id"]).exists() is False
+    response = client.post(CONFIRM_CODE_URL, {"code": rehearsed})
+    assert response.status_code == 200
+    assert b"errorlist" in response.content
+    assert mail.outbox[-1].subject == "[testserver] Unknown Account"
+
+
+@RESET_BY_CODE
+def test_code_reset_of_an_account_accepts_the_mailed_code(generated_codes):
+    user = _verified_user()
+    client = _client()
+    _reset_by_code(client, user.email)
+    [sent] = generated_codes
+    state = client.session[PASSWORD_RESET_VERIFICATION_SESSION_KEY]
+    assert state["user_id"] == str(user.pk)
+    assert sent in mail.outbox[-1].body
+    response = client.post(CONFIRM_CODE_URL, {"code": sent})
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/password/reset/complete/"
 
 
 def test_email_change_to_a_taken_address_answers_alike():

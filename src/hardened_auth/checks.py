@@ -3,11 +3,13 @@
 import ipaddress
 import re
 from collections.abc import Mapping
+from importlib import import_module
 from typing import Any
 
 from django.apps import apps
 from django.conf import settings
 from django.contrib.auth.hashers import Argon2PasswordHasher, get_hashers
+from django.contrib.sessions.backends import signed_cookies
 from django.core.checks import CheckMessage, Error, Warning
 from django.shortcuts import resolve_url
 from django.urls import NoReverseMatch
@@ -371,6 +373,21 @@ SESSION_MIDDLEWARE = "hardened_auth.middleware.SessionBindingMiddleware"
 SIGNED_COOKIE_SESSIONS = "django.contrib.sessions.backends.signed_cookies"
 
 
+def _stores_in_cookies(engine: str) -> bool:
+    """Tell whether ``engine``'s session store is Django's signed-cookie one.
+
+    An engine that cannot be imported is left to Django, which fails on the
+    first request that uses a session.
+    """
+    if engine == SIGNED_COOKIE_SESSIONS:
+        return True
+    try:
+        store = import_module(engine).SessionStore
+    except (ImportError, AttributeError):
+        return False
+    return isinstance(store, type) and issubclass(store, signed_cookies.SessionStore)
+
+
 def check_sessions(**kwargs: Any) -> list[CheckMessage]:
     errors: list[CheckMessage] = []
     idle = app_settings.SESSION_IDLE_TIMEOUT
@@ -411,10 +428,7 @@ def check_sessions(**kwargs: Any) -> list[CheckMessage]:
                 id="hardened_auth.E020",
             )
         )
-    if (
-        SESSION_MIDDLEWARE in middleware
-        and settings.SESSION_ENGINE == SIGNED_COOKIE_SESSIONS
-    ):
+    if SESSION_MIDDLEWARE in middleware and _stores_in_cookies(settings.SESSION_ENGINE):
         errors.append(
             Error(
                 E033_MSG,

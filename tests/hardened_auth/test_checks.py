@@ -325,6 +325,17 @@ def test_signed_cookie_sessions_with_session_binding_fail(settings):
     )
 
 
+def test_signed_cookie_sessions_under_another_engine_name_fail(settings):
+    """An engine whose store derives from the signed-cookie one is refused."""
+    settings.SESSION_ENGINE = "tests.hardened_auth.cookie_session_engine"
+    assert [m.id for m in checks.check_sessions()] == ["hardened_auth.E033"]
+
+
+def test_an_engine_that_cannot_be_imported_is_left_to_django(settings):
+    settings.SESSION_ENGINE = "tests.hardened_auth.no_such_session_engine"
+    assert checks.check_sessions() == []
+
+
 def test_signed_cookie_sessions_without_session_binding_are_not_flagged(settings):
     """Without the middleware only its own error is reported."""
     settings.SESSION_ENGINE = checks.SIGNED_COOKIE_SESSIONS

@@ -3,6 +3,7 @@
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import connections, transaction
 from django.http import HttpRequest
 
 from hardened_auth.internal import audit, session_store, sessions, tokens, velocity
@@ -111,15 +112,28 @@ def session_row_deleting(
 
 
 def session_row_deleted(
-    sender: type[UserSession], instance: UserSession, **kwargs: Any
+    sender: type[UserSession], instance: UserSession, using: str, **kwargs: Any
 ) -> None:
     """Delete the session's store entry, so the session arrives signed out.
 
-    A cache or file store forgets the entry at once, whatever becomes of the
-    transaction that deleted the row; a database store deletes it in that
-    transaction, so a rollback keeps the row and the entry together. A
-    sealed key that does not open is logged and the row's deletion goes on.
+    The entry is deleted at once: a cache or file store forgets it whatever
+    becomes of the transaction that deleted the row, and a database store
+    deletes it in that transaction, so a rollback keeps the row and the
+    entry together. Inside a transaction on ``using`` the entry is deleted
+    again once that transaction commits: until then other connections still
+    read the session's committed database row, which the ``cached_db``
+    engine writes back into its cache. A failure of that second deletion is
+    logged by Django without the key. A sealed key that does not open is
+    logged and the row's deletion goes on.
     """
     key = sessions.store_key_of(instance)
-    if key is not None:
+    if key is None:
+        return
+    session_store.delete_entry(key)
+    if not connections[using].in_atomic_block:
+        return
+
+    def delete_entry_after_commit() -> None:
         session_store.delete_entry(key)
+
+    transaction.on_commit(delete_entry_after_commit, using=using, robust=True)

@@ -11,8 +11,10 @@ from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.contrib.auth import get_user_model, login
 from django.contrib.auth.models import Group
+from django.contrib.sessions.backends import cached_db
 from django.contrib.sessions.models import Session
-from django.db import connection, models
+from django.core.cache import caches
+from django.db import connection, models, transaction
 from django.db.models.signals import pre_delete
 from django.http import HttpResponse
 from django.test import Client, RequestFactory, override_settings
@@ -943,3 +945,72 @@ def test_key_sealed_while_the_row_is_being_deleted_waits_and_is_signed_out(caplo
     assert not UserSession.objects.filter(pk=row_pk).exists()
     assert _stored_sessions_of(user) == []
     assert not _is_signed_in(client)
+
+
+def _with_key(key: str) -> Client:
+    """A browser that carries the session cookie ``key``."""
+    client = _browser()
+    client.cookies[settings.SESSION_COOKIE_NAME] = key
+    return client
+
+
+CACHED_DB = "django.contrib.sessions.backends.cached_db"
+
+
+def test_ending_a_session_deletes_its_entry_again_when_the_transaction_commits(
+    settings, django_capture_on_commit_callbacks
+):
+    """An entry written back before the commit is deleted once it commits."""
+    settings.SESSION_ENGINE = CACHED_DB
+    user = UserFactory()
+    client = _browser()
+    _sign_in(client, user)
+    key = client.session.session_key
+    assert key is not None
+    data = _store()(key).load()
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        assert end_all_sessions(user) == 1
+        assert not _store_has(key)
+        cache = caches[settings.SESSION_CACHE_ALIAS]
+        cache.set(cached_db.KEY_PREFIX + key, data)
+        assert _store_has(key)
+    assert not _store_has(key)
+    assert not _is_signed_in(_with_key(key))
+    assert len(callbacks) == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_cached_db_entry_refilled_while_the_ending_transaction_runs_is_deleted(
+    settings,
+):
+    """Run on PostgreSQL: a request during the transaction cannot keep the key.
+
+    Until the transaction commits, another connection still reads the
+    session's database row and ``cached_db`` writes it back into the cache;
+    the deletion after the commit removes that entry too.
+    """
+    settings.SESSION_ENGINE = CACHED_DB
+    user = UserFactory()
+    client = _browser()
+    _sign_in(client, user)
+    assert client.get("/auth/devices/").status_code == 200
+    key = client.session.session_key
+    assert key is not None
+    during: list[bool] = []
+
+    def concurrent_request() -> None:
+        try:
+            during.append(_is_signed_in(_with_key(key)))
+        finally:
+            connection.close()
+
+    with transaction.atomic():
+        assert end_all_sessions(user) == 1
+        thread = threading.Thread(target=concurrent_request)
+        thread.start()
+        thread.join()
+    assert during == [True]
+    assert not UserSession.objects.filter(user=user).exists()
+    assert not _store_has(key)
+    assert not _is_signed_in(_with_key(key))

@@ -94,12 +94,12 @@ def session_ended(
 def session_row_deleting(
     sender: type[UserSession], instance: UserSession, using: str, **kwargs: Any
 ) -> None:
-    """Read the row's sealed store key again, locking the row, before it goes.
+    """Read the row's sealed store keys again, locking the row, before it goes.
 
-    A request that rotated its session key may have sealed the new key after
-    the row was loaded for deletion; reading it again under the lock takes
-    that key, and a request sealing one later waits for the deletion and
-    then finds no row.
+    A request that changed its session key may have sealed the new key after
+    the row was loaded for deletion; reading the seals again under the lock
+    takes that key, and a request sealing one later waits for the deletion
+    and then finds no row.
     """
     current = (
         UserSession.objects.using(using)
@@ -114,26 +114,29 @@ def session_row_deleting(
 def session_row_deleted(
     sender: type[UserSession], instance: UserSession, using: str, **kwargs: Any
 ) -> None:
-    """Delete the session's store entry, so the session arrives signed out.
+    """Delete the store entry of each key sealed in the row.
 
-    The entry is deleted at once: a cache or file store forgets it whatever
+    The session then arrives signed out, under whichever of its keys. The
+    entries are deleted at once: a cache or file store forgets them whatever
     becomes of the transaction that deleted the row, and a database store
-    deletes it in that transaction, so a rollback keeps the row and the
-    entry together. Inside a transaction on ``using`` the entry is deleted
+    deletes them in that transaction, so a rollback keeps the row and the
+    entries together. Inside a transaction on ``using`` they are deleted
     again once that transaction commits: until then other connections still
-    read the session's committed database row, which the ``cached_db``
+    read the session's committed database rows, which the ``cached_db``
     engine writes back into its cache. A failure of that second deletion is
-    logged by Django without the key. A sealed key that does not open is
+    logged by Django without the keys. A sealed key that does not open is
     logged and the row's deletion goes on.
     """
-    key = sessions.store_key_of(instance)
-    if key is None:
+    keys = sessions.store_keys_of(instance)
+    if not keys:
         return
-    session_store.delete_entry(key)
+    for key in keys:
+        session_store.delete_entry(key)
     if not connections[using].in_atomic_block:
         return
 
-    def delete_entry_after_commit() -> None:
-        session_store.delete_entry(key)
+    def delete_entries_after_commit() -> None:
+        for key in keys:
+            session_store.delete_entry(key)
 
-    transaction.on_commit(delete_entry_after_commit, using=using, robust=True)
+    transaction.on_commit(delete_entries_after_commit, using=using, robust=True)

@@ -71,3 +71,13 @@ def test_mark_entry_skips_an_entry_without_the_required_value():
     store.create()
     assert not session_store.mark_entry(store.session_key, "flag", required="x")
     assert "flag" not in _store_class()(store.session_key)
+
+
+@pytest.mark.django_db
+def test_entry_exists_until_the_entry_is_deleted():
+    store = _store_class()()
+    store["signed_in"] = "yes"
+    store.create()
+    assert session_store.entry_exists(store.session_key)
+    session_store.delete_entry(store.session_key)
+    assert not session_store.entry_exists(store.session_key)

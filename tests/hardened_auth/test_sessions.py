@@ -10,18 +10,22 @@ import pytest
 from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.contrib.auth import get_user_model, login
+from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.contrib.auth.models import Group
 from django.contrib.sessions.backends import cached_db
+from django.contrib.sessions.middleware import SessionMiddleware
 from django.contrib.sessions.models import Session
 from django.core.cache import caches
 from django.db import connection, models, transaction
 from django.db.models.signals import pre_delete
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.test import Client, RequestFactory, override_settings
 from django.test.utils import CaptureQueriesContext
 from django.urls import path
 
+from hardened_auth.internal import session_store
 from hardened_auth.internal import sessions as binding
+from hardened_auth.middleware import SessionBindingMiddleware
 from hardened_auth.models import TOTP_STEP_SECONDS, TOTPDevice, UserSession
 from hardened_auth.sessions import end_all_sessions, privileges_changed
 from hardened_rbac.decorators import policy_exempt
@@ -500,7 +504,7 @@ def test_row_holds_the_store_key_sealed_and_the_session_its_digest():
     key = client.session.session_key
     assert key is not None
     assert key not in row.sealed_store_key
-    assert binding.store_key_of(row) == key
+    assert binding.store_keys_of(row) == [key]
     sid = client.session[binding.SID_KEY]
     assert client.session[binding.BINDING_KEY] == binding.binding_digest(
         key, sid, user.pk
@@ -633,7 +637,7 @@ def test_session_verified_by_a_second_factor_can_still_be_ended():
     verified_key = client.session.session_key
     assert verified_key != password_key
     row = UserSession.objects.get(user=user)
-    assert binding.store_key_of(row) == verified_key
+    assert binding.store_keys_of(row) == [verified_key]
     row.delete()
     assert not _store_has(verified_key)
     assert not _is_signed_in(client)
@@ -651,7 +655,7 @@ def test_rotated_session_can_still_be_ended_by_a_row_loaded_before():
     after = client.session.session_key
     assert after != before
     assert not _store_has(before)
-    assert binding.store_key_of(UserSession.objects.get(user=user)) == after
+    assert binding.store_keys_of(UserSession.objects.get(user=user)) == [after]
     stale.delete()
     assert not _store_has(after)
     assert not _is_signed_in(client)
@@ -674,7 +678,7 @@ def test_privilege_change_marks_the_store_entry_and_rotates_without_a_row_read()
     assert first.split()[0] == "SELECT"
     row = UserSession.objects.get(user=user)
     assert row.rotate_pending is False
-    assert binding.store_key_of(row) == after
+    assert binding.store_keys_of(row) == [after]
 
 
 def test_rotation_marked_only_in_the_row_happens_when_the_session_is_saved():
@@ -689,7 +693,7 @@ def test_rotation_marked_only_in_the_row_happens_when_the_session_is_saved():
     assert client.session.session_key != before
     row = UserSession.objects.get(user=user)
     assert row.rotate_pending is False
-    assert binding.store_key_of(row) == client.session.session_key
+    assert binding.store_keys_of(row) == [client.session.session_key]
 
 
 def _legacy(client: Client) -> None:
@@ -714,7 +718,7 @@ def test_older_session_reads_its_row_once_and_is_then_bound():
     assert _usersession_queries(queries)
     key = client.session.session_key
     row = UserSession.objects.get(user=user)
-    assert binding.store_key_of(row) == key
+    assert binding.store_keys_of(row) == [key]
     assert binding.is_bound(client.session, client.session[binding.SID_KEY], user)
     with CaptureQueriesContext(connection) as queries:
         assert client.get("/auth/devices/").status_code == 200
@@ -754,7 +758,7 @@ def test_older_session_with_a_pending_rotation_rotates_and_is_bound():
     after = client.session.session_key
     assert after != before
     row = UserSession.objects.get(user=user)
-    assert (row.rotate_pending, binding.store_key_of(row)) == (False, after)
+    assert (row.rotate_pending, binding.store_keys_of(row)) == (False, [after])
 
 
 def test_binding_digest_covers_key_session_id_and_owner():
@@ -809,7 +813,7 @@ def test_changed_secret_key_opens_seals_with_its_fallback(settings):
     old = settings.SECRET_KEY
     settings.SECRET_KEY = "a-rotated-secret-key-for-this-test-only-0123456789abcdef"
     settings.SECRET_KEY_FALLBACKS = [old]
-    assert binding.store_key_of(UserSession.objects.get(user=user)) == key
+    assert binding.store_keys_of(UserSession.objects.get(user=user)) == [key]
     end_all_sessions(user)
     assert not _store_has(key)
 
@@ -884,7 +888,7 @@ def test_signing_in_over_another_users_session_binds_the_new_key():
     assert key != first_key
     assert not _store_has(first_key)
     row = UserSession.objects.get(user=second)
-    assert binding.store_key_of(row) == key
+    assert binding.store_keys_of(row) == [key]
     assert binding.is_bound(request.session, request.session[binding.SID_KEY], second)
     request.session.save()
     row.delete()
@@ -1014,3 +1018,203 @@ def test_cached_db_entry_refilled_while_the_ending_transaction_runs_is_deleted(
     assert not UserSession.objects.filter(user=user).exists()
     assert not _store_has(key)
     assert not _is_signed_in(_with_key(key))
+
+
+ALL_ENGINES = [*ENGINES, "django.contrib.sessions.backends.file"]
+
+
+def _view(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("view ran")
+
+
+def _loaded_request(key: str | None) -> HttpRequest:
+    """A request of the signed-in session ``key``, its data read from the store.
+
+    Requests loaded one after another stand in for requests of one browser
+    that read the session at the same time.
+    """
+    assert key is not None, "the session has no store key"
+    request = RequestFactory().get("/", HTTP_USER_AGENT=FIREFOX)
+    request.COOKIES[settings.SESSION_COOKIE_NAME] = key
+    SessionMiddleware(_view).process_request(request)
+    assert isinstance(request.session.get(binding.SID_KEY), str)
+    return request
+
+
+def _finish(request: HttpRequest) -> HttpResponse:
+    """Run the rest of the middleware and the view over a loaded request."""
+    inner = AuthenticationMiddleware(SessionBindingMiddleware(_view))
+    response = inner(request)
+    assert isinstance(response, HttpResponse)
+    return SessionMiddleware(_view).process_response(request, response)
+
+
+def _rotate_twice_at_once(user, key: str | None) -> list[str]:
+    """Rotate ``key`` in two requests that both read it; their new keys."""
+    privileges_changed(user)
+    first, second = _loaded_request(key), _loaded_request(key)
+    _finish(first)
+    _finish(second)
+    keys = [first.session.session_key, second.session.session_key]
+    assert None not in keys
+    assert len({key, *keys}) == 3
+    return [k for k in keys if k is not None]
+
+
+@pytest.mark.parametrize("engine", ALL_ENGINES)
+def test_keys_of_two_rotations_at_once_are_all_ended_with_the_session(settings, engine):
+    """Each request that read the old key leaves a key; both are sealed."""
+    settings.SESSION_ENGINE = engine
+    user = UserFactory()
+    client = _browser()
+    _sign_in(client, user)
+    assert client.get("/auth/devices/").status_code == 200
+    keys = _rotate_twice_at_once(user, client.session.session_key)
+    assert all(_is_signed_in(_with_key(key)) for key in keys)
+    assert end_all_sessions(user) == 1
+    assert not any(_store_has(key) for key in keys)
+    assert not any(_is_signed_in(_with_key(key)) for key in keys)
+
+
+def test_row_seals_every_live_key_and_drops_dead_ones():
+    user = UserFactory()
+    client = _browser()
+    _sign_in(client, user)
+    assert client.get("/auth/devices/").status_code == 200
+    keys = _rotate_twice_at_once(user, client.session.session_key)
+    row = UserSession.objects.get(user=user)
+    assert binding.store_keys_of(row) == keys
+    assert all(key not in row.sealed_store_key for key in keys)
+    privileges_changed(user)
+    assert all(_store()(key)[binding.ROTATE_KEY] is True for key in keys)
+    client = _with_key(keys[1])
+    assert _is_signed_in(client)
+    rotated = client.session.session_key
+    assert rotated not in keys
+    row = UserSession.objects.get(user=user)
+    assert binding.store_keys_of(row) == [keys[0], rotated]
+
+
+def test_seals_stay_bounded_and_keys_beyond_the_bound_are_ended(monkeypatch):
+    monkeypatch.setattr(binding, "MAX_SEALS", 3)
+    user = UserFactory()
+    client = _browser()
+    _sign_in(client, user)
+    assert client.get("/auth/devices/").status_code == 200
+    made = []
+    key = client.session.session_key
+    for _ in range(5):
+        made += _rotate_twice_at_once(user, key)
+        key = made[-1]
+    row = UserSession.objects.get(user=user)
+    assert len(row.sealed_store_key.split()) == 3
+    sealed = binding.store_keys_of(row)
+    assert sealed[-1] == key
+    assert [k for k in made if _store_has(k)] == sealed
+    end_all_sessions(user)
+    assert not any(_is_signed_in(_with_key(k)) for k in made)
+
+
+def test_row_with_a_single_seal_of_an_older_release_ends_its_session():
+    user = UserFactory()
+    client = _browser()
+    _sign_in(client, user)
+    key = client.session.session_key
+    assert key is not None
+    row = UserSession.objects.get(user=user)
+    single = session_store.seal(key, row.sid_hash)
+    UserSession.objects.filter(pk=row.pk).update(sealed_store_key=single)
+    assert binding.store_keys_of(UserSession.objects.get(pk=row.pk)) == [key]
+    end_all_sessions(user)
+    assert not _store_has(key)
+    assert not _is_signed_in(client)
+
+
+def _another_entry() -> str:
+    store = _store()()
+    store[binding.SID_KEY] = "another request's entry"
+    store.create()
+    assert store.session_key is not None
+    return str(store.session_key)
+
+
+def test_seal_is_written_again_when_another_request_changed_the_seals(monkeypatch):
+    """Seals another request added between the read and the update stay."""
+    user = UserFactory()
+    client = _browser()
+    _sign_in(client, user)
+    assert client.get("/auth/devices/").status_code == 200
+    row = UserSession.objects.get(user=user)
+    other = _another_entry()
+    other_seal = session_store.seal(other, row.sid_hash)
+    entry_exists = session_store.entry_exists
+    writes: list[str] = []
+
+    def another_request_seals_first(key: str) -> bool:
+        if not writes:
+            text = UserSession.objects.get(pk=row.pk).sealed_store_key
+            writes.append(f"{text} {other_seal}")
+            UserSession.objects.filter(pk=row.pk).update(sealed_store_key=writes[0])
+        return entry_exists(key)
+
+    monkeypatch.setattr(session_store, "entry_exists", another_request_seals_first)
+    privileges_changed(user)
+    request = _loaded_request(client.session.session_key)
+    _finish(request)
+    row.refresh_from_db()
+    assert binding.store_keys_of(row) == [other, request.session.session_key]
+    assert row.sealed_store_key.split()[0] == other_seal
+
+
+def test_session_whose_seals_keep_changing_is_signed_out(monkeypatch, caplog):
+    user = UserFactory()
+    client = _browser()
+    _sign_in(client, user)
+    assert client.get("/auth/devices/").status_code == 200
+    row = UserSession.objects.get(user=user)
+    other_seal = session_store.seal(_another_entry(), row.sid_hash)
+    entry_exists = session_store.entry_exists
+
+    def another_request_always_seals_first(key: str) -> bool:
+        rows = UserSession.objects.filter(pk=row.pk)
+        text = rows.get().sealed_store_key
+        rows.update(sealed_store_key=f"{text} {other_seal}")
+        return entry_exists(key)
+
+    monkeypatch.setattr(
+        session_store, "entry_exists", another_request_always_seals_first
+    )
+    privileges_changed(user)
+    request = _loaded_request(client.session.session_key)
+    with caplog.at_level(logging.INFO):
+        response = _finish(request)
+    assert response.cookies[settings.SESSION_COOKIE_NAME].value == ""
+    assert f"the seals of session row {row.pk} kept changing; signed out" in [
+        r.getMessage() for r in caplog.records
+    ]
+    causes = [
+        r.hardened_audit["cause"]
+        for r in caplog.records
+        if r.getMessage() == "session_expired"
+    ]
+    assert causes == ["revoked"]
+    assert not UserSession.objects.filter(pk=row.pk).exists()
+
+
+def test_session_whose_row_goes_while_its_key_is_sealed_is_signed_out(monkeypatch):
+    user = UserFactory()
+    client = _browser()
+    _sign_in(client, user)
+    assert client.get("/auth/devices/").status_code == 200
+    entry_exists = session_store.entry_exists
+
+    def another_request_ends_the_session(key: str) -> bool:
+        UserSession.objects.filter(user=user).delete()
+        return entry_exists(key)
+
+    monkeypatch.setattr(session_store, "entry_exists", another_request_ends_the_session)
+    privileges_changed(user)
+    request = _loaded_request(client.session.session_key)
+    response = _finish(request)
+    assert response.cookies[settings.SESSION_COOKIE_NAME].value == ""
+    assert _stored_sessions_of(user) == []

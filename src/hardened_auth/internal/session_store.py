@@ -71,6 +71,11 @@ def _store(session_key: str | None = None) -> SessionBase:
     return store
 
 
+def entry_exists(session_key: str) -> bool:
+    """Tell whether the session engine holds an entry for ``session_key``."""
+    return bool(_store().exists(session_key))
+
+
 def delete_entry(session_key: str) -> None:
     """Delete the store entry of ``session_key`` from the session engine."""
     _store().delete(session_key)

@@ -5,8 +5,10 @@ device fingerprint and a pending rotation. The ``UserSession`` row is read
 only when the session is about to be saved (after the view, so a session
 ended while the request ran is signed out rather than saved again) and when
 the session's binding digest does not match its store key, id and user (a
-session started before rows held their store key). A session is ended by
-deleting its row, which deletes its store entry
+session started before rows held their store key). A row holds a seal of
+every store key of its session that may still have an entry, since two
+requests that change the key at once each leave one behind. A session is
+ended by deleting its row, which deletes the store entry of each key
 (:mod:`hardened_auth.internal.session_store`).
 """
 
@@ -46,6 +48,8 @@ SEEN_KEY = "hardened_auth.last_seen"
 BINDING_KEY = "hardened_auth.binding"
 ROTATE_KEY = "hardened_auth.rotate"
 SEEN_WRITE_INTERVAL = 60
+MAX_SEALS = 8
+SEAL_ATTEMPTS = 5
 FINGERPRINT_SALT = "hardened_auth.fingerprint"
 BINDING_DIGEST_LENGTH = 16
 
@@ -270,9 +274,10 @@ def settle(request: HttpRequest) -> None:
     second factor, a rotation), confirms its row still exists before it is
     saved: a session whose row was deleted while the request ran is signed
     out instead of saved again. The row then gets the session's current
-    store key, sealed, so ending the session deletes the right entry. The
-    row's update is the confirmation: a row deleted in between updates
-    nothing and the session is signed out.
+    store key sealed beside the keys of its other live entries, so ending
+    the session deletes every entry it may still be reached by. The row's
+    update is the confirmation: a row deleted in between updates nothing
+    and the session is signed out.
     """
     session = request.session
     sid = session.get(SID_KEY)
@@ -301,14 +306,53 @@ def settle(request: HttpRequest) -> None:
     if getattr(request, SEEN_ATTR, False):
         changes["last_seen_at"] = timezone.now()
     digest = binding_digest(session.session_key, sid, user.pk)
-    rebind = session.get(BINDING_KEY) != digest
-    if rebind:
-        changes["sealed_store_key"] = _sealed_key_of(session, sid_hash(sid))
-    if changes and not UserSession.objects.filter(pk=row_pk).update(**changes):
+    if session.get(BINDING_KEY) == digest:
+        if changes and not UserSession.objects.filter(pk=row_pk).update(**changes):
+            end(request, "revoked")
+        return
+    if not _add_seal(row_pk, session, sid_hash(sid), changes):
         end(request, "revoked")
         return
-    if rebind:
-        session[BINDING_KEY] = digest
+    session[BINDING_KEY] = digest
+
+
+def _add_seal(
+    row_pk: int, session: SessionBase, hashed: str, changes: dict[str, object]
+) -> bool:
+    """Seal the session's store key into its row beside the other live keys.
+
+    The row's seals are read, those whose store entries are gone dropped,
+    and the new list written only if the row still holds what was read;
+    when another request changed the seals in between, they are read
+    again, ``SEAL_ATTEMPTS`` times at most. With ``MAX_SEALS`` live keys
+    already sealed, the oldest are dropped and their store entries deleted,
+    so no live key goes unsealed. ``changes`` are written in the same
+    update. Returns whether the key was sealed: not when the row is gone or
+    its seals kept changing, and the session is then to be signed out.
+    """
+    key = session.session_key
+    sealed = _sealed_key_of(session, hashed)
+    rows = UserSession.objects.filter(pk=row_pk)
+    for _ in range(SEAL_ATTEMPTS):
+        current = rows.values_list("sealed_store_key", flat=True).first()
+        if current is None:
+            return False
+        live = [
+            (seal, opened)
+            for seal, opened in _opened_seals(current, hashed, row_pk)
+            if opened != key and session_store.entry_exists(opened)
+        ]
+        cut = max(len(live) - (MAX_SEALS - 1), 0)
+        dropped, kept = live[:cut], live[cut:]
+        text = " ".join([*(seal for seal, _ in kept), sealed])
+        if rows.filter(sealed_store_key=current).update(
+            sealed_store_key=text, **changes
+        ):
+            for _, opened in dropped:
+                session_store.delete_entry(opened)
+            return True
+    logger.error("the seals of session row %s kept changing; signed out", row_pk)
+    return False
 
 
 def forget(request: HttpRequest) -> int:
@@ -349,9 +393,9 @@ def end_other_sessions(request: HttpRequest | None, user: AbstractBaseUser) -> i
 def mark_privileges_changed(user_id: int | str) -> None:
     """Make every session of the user rotate its key on its next request.
 
-    The rows are marked for sessions that read them, and each session's
-    store entry is marked so a bound session rotates without reading its
-    row.
+    The rows are marked for sessions that read them, and the store entry of
+    each key sealed in them is marked so a bound session rotates without
+    reading its row.
     """
     rows = UserSession.objects.filter(user_id=user_id)
     rows.update(rotate_pending=True)
@@ -359,18 +403,26 @@ def mark_privileges_changed(user_id: int | str) -> None:
         "pk", "sid_hash", "sealed_store_key"
     )
     for row_pk, hashed, sealed in sealed_keys:
+        for _, key in _opened_seals(sealed, hashed, row_pk):
+            session_store.mark_entry(key, ROTATE_KEY, required=SID_KEY)
+
+
+def _opened_seals(text: str, hashed: str, row_pk: object) -> list[tuple[str, str]]:
+    """Each seal in a row's ``text`` that opens, oldest first, with its key.
+
+    A row of an older release holds one seal; one that does not open is
+    logged and left out.
+    """
+    opened = []
+    for sealed in text.split():
         key = session_store.open_sealed(sealed, hashed)
         if key is None:
             logger.error("the sealed store key of session row %s does not open", row_pk)
-            continue
-        session_store.mark_entry(key, ROTATE_KEY, required=SID_KEY)
+        else:
+            opened.append((sealed, key))
+    return opened
 
 
-def store_key_of(row: UserSession) -> str | None:
-    """The store key sealed in ``row``; ``None`` for older rows or bad seals."""
-    if not row.sealed_store_key:
-        return None
-    key = session_store.open_sealed(row.sealed_store_key, row.sid_hash)
-    if key is None:
-        logger.error("the sealed store key of session row %s does not open", row.pk)
-    return key
+def store_keys_of(row: UserSession) -> list[str]:
+    """The store keys sealed in ``row``, oldest first; none for older rows."""
+    return [key for _, key in _opened_seals(row.sealed_store_key, row.sid_hash, row.pk)]

@@ -108,6 +108,40 @@ def test_stolen_cookie_on_another_device_is_ended_and_audited(caplog):
     assert not _is_signed_in(victim)
 
 
+def test_rotated_secret_key_keeps_the_device_signed_in_through_its_fallback(
+    settings, caplog
+):
+    """The fingerprint is made again under the new key; nothing is audited."""
+    user = UserFactory()
+    client = _browser(FIREFOX)
+    _sign_in(client, user)
+    old = settings.SECRET_KEY
+    settings.SECRET_KEY = "a-rotated-secret-key-for-this-test-only-0123456789abcdef"
+    settings.SECRET_KEY_FALLBACKS = [old]
+    with caplog.at_level(logging.INFO, logger="hardened_auth.audit"):
+        assert client.get("/auth/sessions/").status_code == 200
+    assert "session_expired" not in [r.getMessage() for r in caplog.records]
+    request = RequestFactory().get("/", HTTP_USER_AGENT=FIREFOX)
+    assert client.session[binding.FINGERPRINT_KEY] == binding.fingerprint(request)
+    settings.SECRET_KEY_FALLBACKS = []
+    assert _is_signed_in(client)
+
+
+def test_rotated_secret_key_still_refuses_another_device(settings, caplog):
+    user = UserFactory()
+    victim = _browser(FIREFOX)
+    _sign_in(victim, user)
+    old = settings.SECRET_KEY
+    settings.SECRET_KEY = "a-rotated-secret-key-for-this-test-only-0123456789abcdef"
+    settings.SECRET_KEY_FALLBACKS = [old]
+    thief = _browser(CHROME)
+    thief.cookies = victim.cookies
+    with caplog.at_level(logging.INFO, logger="hardened_auth.audit"):
+        assert thief.get("/auth/sessions/").status_code == 302
+    [event] = [r for r in caplog.records if r.getMessage() == "session_expired"]
+    assert event.hardened_audit["cause"] == "device_mismatch"
+
+
 def test_session_list_shows_the_coarse_label_not_the_user_agent():
     user = UserFactory()
     client = _browser(CHROME, platform='"Windows"')

@@ -86,12 +86,35 @@ def _meta_keys(headers: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(HttpHeaders.to_wsgi_name(header) for header in headers)
 
 
-def fingerprint(request: HttpRequest) -> str:
-    """A keyed hash of the device's user agent and client hints."""
+def fingerprint(request: HttpRequest, secret: str | bytes | None = None) -> str:
+    """A keyed hash of the device's user agent and client hints.
+
+    The key is derived from ``secret``, by default ``SECRET_KEY``.
+    """
     meta = request.META
     keys = _meta_keys(tuple(app_settings.SESSION_FINGERPRINT_HEADERS))
     values = "\x1f".join(str(meta.get(key, ""))[:512] for key in keys)
-    return salted_hmac(FINGERPRINT_SALT, values, algorithm="sha256").hexdigest()
+    mac = salted_hmac(FINGERPRINT_SALT, values, secret=secret, algorithm="sha256")
+    return mac.hexdigest()
+
+
+def _same_device(request: HttpRequest, stored: object) -> bool:
+    """Tell whether ``stored`` is the fingerprint of the request's device.
+
+    A fingerprint made under one of ``SECRET_KEY_FALLBACKS`` also matches,
+    and is then made again under ``SECRET_KEY``, so rotating the secret
+    does not sign sessions out as if they came from another device.
+    """
+    if not isinstance(stored, str):
+        return False
+    current = fingerprint(request)
+    if constant_time_compare(stored, current):
+        return True
+    for secret in settings.SECRET_KEY_FALLBACKS:
+        if constant_time_compare(stored, fingerprint(request, secret)):
+            request.session[FINGERPRINT_KEY] = current
+            return True
+    return False
 
 
 def _device_label(request: HttpRequest) -> str:
@@ -236,10 +259,7 @@ def check(request: HttpRequest) -> None:
     if not isinstance(seen, int) or now - seen > app_settings.SESSION_IDLE_TIMEOUT:
         end(request, "idle_timeout")
         return
-    stored = session.get(FINGERPRINT_KEY)
-    if not isinstance(stored, str) or not constant_time_compare(
-        stored, fingerprint(request)
-    ):
+    if not _same_device(request, session.get(FINGERPRINT_KEY)):
         end(request, "device_mismatch")
         return
 

@@ -241,7 +241,7 @@ class UserSession(models.Model):
     sealed_store_key = models.TextField(
         blank=True,
         default="",
-        help_text="The session's store key, sealed; empty for older sessions.",
+        help_text="The session's sealed store keys; empty for older sessions.",
     )
 
     class Meta:

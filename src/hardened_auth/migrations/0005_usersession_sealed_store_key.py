@@ -15,7 +15,7 @@ class Migration(migrations.Migration):
             field=models.TextField(
                 blank=True,
                 default="",
-                help_text="The session's store key, sealed; empty for older sessions.",
+                help_text="The session's sealed store keys; empty for older sessions.",
             ),
         ),
     ]

@@ -142,6 +142,27 @@ def test_rotated_secret_key_still_refuses_another_device(settings, caplog):
     assert event.hardened_audit["cause"] == "device_mismatch"
 
 
+class _SessionRowsReadFromAReplica:
+    """Route reads of session rows to a replica this test has not set up."""
+
+    def db_for_read(self, model, **hints):
+        return "no_such_replica" if model is UserSession else None
+
+    def db_for_write(self, model, **hints):
+        return None
+
+
+def test_session_row_is_confirmed_on_the_database_it_is_written_to(settings):
+    user = UserFactory()
+    client = _browser()
+    _sign_in(client, user)
+    sid = client.session[binding.SID_KEY]
+    settings.DATABASE_ROUTERS = [_SessionRowsReadFromAReplica()]
+    assert binding._find_row(sid, user) is not None
+    UserSession.objects.filter(user=user).delete()
+    assert binding._find_row(sid, user) is None
+
+
 def test_session_list_shows_the_coarse_label_not_the_user_agent():
     user = UserFactory()
     client = _browser(CHROME, platform='"Windows"')

@@ -211,9 +211,10 @@ def _find_row(sid: str, user: AbstractBaseUser) -> tuple[int, bool] | None:
 
     Every session save and every unbound session runs this lookup, so it
     skips building the query anew and runs the statement compiled for its
-    database directly.
+    database directly. It reads the database rows are written to, never a
+    replica that may still hold a row already deleted.
     """
-    alias = router.db_for_read(UserSession)
+    alias = router.db_for_write(UserSession)
     with connections[alias].cursor() as cursor:
         cursor.execute(_compiled_lookup(alias), [sid_hash(sid)])
         row = cursor.fetchone()
@@ -352,7 +353,7 @@ def _add_seal(
     """
     key = session.session_key
     sealed = _sealed_key_of(session, hashed)
-    rows = UserSession.objects.filter(pk=row_pk)
+    rows = UserSession.objects.using(router.db_for_write(UserSession)).filter(pk=row_pk)
     for _ in range(SEAL_ATTEMPTS):
         current = rows.values_list("sealed_store_key", flat=True).first()
         if current is None:
@@ -417,7 +418,9 @@ def mark_privileges_changed(user_id: int | str) -> None:
     each key sealed in them is marked so a bound session rotates without
     reading its row.
     """
-    rows = UserSession.objects.filter(user_id=user_id)
+    rows = UserSession.objects.using(router.db_for_write(UserSession)).filter(
+        user_id=user_id
+    )
     rows.update(rotate_pending=True)
     sealed_keys = rows.exclude(sealed_store_key="").values_list(
         "pk", "sid_hash", "sealed_store_key"

@@ -3,6 +3,7 @@
 import base64
 import json
 import logging
+import time
 import uuid
 
 import pytest
@@ -82,6 +83,19 @@ def test_delay_stage_spaces_attempts_out():
     response = _attempt(name)
     assert response.status_code == 429
     assert json.loads(response.content)["error"] == "rate_limited"
+
+
+def test_delay_is_measured_from_the_failure_not_its_whole_second(monkeypatch):
+    """A failure late in one second still delays an attempt early in the next."""
+    name = f"user-{uuid.uuid4().hex[:8]}"
+    clock = [1_000_000.98]
+    monkeypatch.setattr(time, "time", lambda: clock[0])
+    _fail(name, 2)
+    request = RequestFactory().post("/admin/login/", {"username": name})
+    clock[0] = 1_000_001.05
+    assert velocity.friction(request) == velocity.Friction("delay", 1, "identifier")
+    clock[0] = 1_000_001.98
+    assert velocity.friction(request) == velocity.Friction(None)
 
 
 def test_challenge_stage_requires_a_solved_challenge(caplog):

@@ -10,6 +10,7 @@ attacker cannot lock everyone out.
 
 import hashlib
 import logging
+import math
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -70,7 +71,7 @@ def record_failure(request: HttpRequest) -> None:
             count_key = _key(dimension, value, "count")
             if not cache.add(count_key, 1, window + 60):
                 cache.incr(count_key)
-            cache.set(_key(dimension, value, "last"), int(time.time()), window + 60)
+            cache.set(_key(dimension, value, "last"), time.time(), window + 60)
     except Exception as exc:
         logger.error("velocity cache failed: %s", type(exc).__name__)
 
@@ -78,7 +79,7 @@ def record_failure(request: HttpRequest) -> None:
 def friction(request: HttpRequest) -> Friction:
     """The strongest stage any dimension of this attempt has reached."""
     cache = _cache()
-    now = int(time.time())
+    now = time.time()
     window = app_settings.VELOCITY_WINDOW
     strongest = Friction(None)
     try:
@@ -92,13 +93,13 @@ def friction(request: HttpRequest) -> Friction:
                 if limit is None or count < limit:
                     continue
                 if stage == "delay":
-                    last = int(cache.get(_key(dimension, value, "last"), 0))
+                    last = float(cache.get(_key(dimension, value, "last"), 0))
                     wait = min(2 ** (count - limit), MAX_DELAY_SECONDS)
                     if now - last >= wait:
                         continue
-                    retry = wait - (now - last)
+                    retry = math.ceil(wait - (now - last))
                 else:
-                    retry = window - now % window
+                    retry = window - int(now) % window
                 if strongest.stage is None or rank > STAGES.index(strongest.stage):
                     strongest = Friction(stage, retry, dimension)
     except Exception as exc:

@@ -130,13 +130,11 @@ def session_row_deleted(
     keys = sessions.store_keys_of(instance)
     if not keys:
         return
-    for key in keys:
-        session_store.delete_entry(key)
-    if not connections[using].in_atomic_block:
-        return
 
-    def delete_entries_after_commit() -> None:
+    def delete_entries() -> None:
         for key in keys:
             session_store.delete_entry(key)
 
-    transaction.on_commit(delete_entries_after_commit, using=using, robust=True)
+    delete_entries()
+    if connections[using].in_atomic_block:
+        transaction.on_commit(delete_entries, using=using, robust=True)

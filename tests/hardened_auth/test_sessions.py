@@ -108,6 +108,13 @@ def test_stolen_cookie_on_another_device_is_ended_and_audited(caplog):
     assert not _is_signed_in(victim)
 
 
+def _rotate_secret_key(settings, *, keep_old: bool) -> None:
+    """Give SECRET_KEY a new value, keeping the old one as a fallback or not."""
+    old = settings.SECRET_KEY
+    settings.SECRET_KEY = "a-rotated-secret-key-for-this-test-only-0123456789abcdef"
+    settings.SECRET_KEY_FALLBACKS = [old] if keep_old else []
+
+
 def test_rotated_secret_key_keeps_the_device_signed_in_through_its_fallback(
     settings, caplog
 ):
@@ -115,9 +122,7 @@ def test_rotated_secret_key_keeps_the_device_signed_in_through_its_fallback(
     user = UserFactory()
     client = _browser(FIREFOX)
     _sign_in(client, user)
-    old = settings.SECRET_KEY
-    settings.SECRET_KEY = "a-rotated-secret-key-for-this-test-only-0123456789abcdef"
-    settings.SECRET_KEY_FALLBACKS = [old]
+    _rotate_secret_key(settings, keep_old=True)
     with caplog.at_level(logging.INFO, logger="hardened_auth.audit"):
         assert client.get("/auth/sessions/").status_code == 200
     assert "session_expired" not in [r.getMessage() for r in caplog.records]
@@ -131,9 +136,7 @@ def test_rotated_secret_key_still_refuses_another_device(settings, caplog):
     user = UserFactory()
     victim = _browser(FIREFOX)
     _sign_in(victim, user)
-    old = settings.SECRET_KEY
-    settings.SECRET_KEY = "a-rotated-secret-key-for-this-test-only-0123456789abcdef"
-    settings.SECRET_KEY_FALLBACKS = [old]
+    _rotate_secret_key(settings, keep_old=True)
     thief = _browser(CHROME)
     thief.cookies = victim.cookies
     with caplog.at_level(logging.INFO, logger="hardened_auth.audit"):
@@ -865,9 +868,7 @@ def test_changed_secret_key_opens_seals_with_its_fallback(settings):
     client = _browser()
     _sign_in(client, user)
     key = client.session.session_key
-    old = settings.SECRET_KEY
-    settings.SECRET_KEY = "a-rotated-secret-key-for-this-test-only-0123456789abcdef"
-    settings.SECRET_KEY_FALLBACKS = [old]
+    _rotate_secret_key(settings, keep_old=True)
     assert binding.store_keys_of(UserSession.objects.get(user=user)) == [key]
     end_all_sessions(user)
     assert not _store_has(key)
@@ -878,8 +879,7 @@ def test_changed_secret_key_without_fallback_fails_closed(settings, caplog):
     user = UserFactory()
     client = _browser()
     _sign_in(client, user)
-    settings.SECRET_KEY = "a-rotated-secret-key-for-this-test-only-0123456789abcdef"
-    settings.SECRET_KEY_FALLBACKS = []
+    _rotate_secret_key(settings, keep_old=False)
     with caplog.at_level(logging.ERROR, logger="hardened_auth.internal.sessions"):
         assert end_all_sessions(user) == 1
     assert "does not open" in caplog.text

@@ -11,7 +11,7 @@ import json
 import os
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
 
@@ -35,6 +35,24 @@ def median_seconds(fn: Callable[[], object], *, number: int, repeat: int = 5) ->
             fn()
         rounds.append((time.perf_counter() - start) / number)
     return statistics.median(rounds)
+
+
+def interleaved_medians(
+    fns: Sequence[Callable[[], object]], *, number: int, repeat: int = 5
+) -> list[float]:
+    """Return the median per-call time of each of ``fns``.
+
+    The functions take turns, one round of ``number`` calls each, so a change
+    in the machine's load during the measurement falls on all of them alike.
+    """
+    rounds: list[list[float]] = [[] for _ in fns]
+    for _ in range(repeat):
+        for fn, taken in zip(fns, rounds, strict=True):
+            start = time.perf_counter()
+            for _ in range(number):
+                fn()
+            taken.append((time.perf_counter() - start) / number)
+    return [statistics.median(taken) for taken in rounds]
 
 
 @dataclass

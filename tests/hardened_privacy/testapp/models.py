@@ -82,6 +82,21 @@ class SlimPatient(models.Model):
         return self.name
 
 
+class StoredCiphertextPatient(models.Model):
+    """SlimPatient's columns as plain text: the benchmark stores ciphertexts
+    made beforehand in them, to time the rows' size without the cipher."""
+
+    name = models.CharField(max_length=100)
+    note = models.TextField()
+    email = models.TextField()
+    email_index = models.CharField(max_length=64)
+    born = models.TextField()
+    visits = models.TextField()
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Reminder(models.Model):
     """Text that is encrypted and never null, so "" is its anonymous value."""
 

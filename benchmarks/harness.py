@@ -28,13 +28,7 @@ def best_seconds(fn: Callable[[], object], *, number: int, repeat: int = 5) -> f
 
 def median_seconds(fn: Callable[[], object], *, number: int, repeat: int = 5) -> float:
     """Return the median per-call time of ``fn`` over ``repeat`` rounds."""
-    rounds = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        for _ in range(number):
-            fn()
-        rounds.append((time.perf_counter() - start) / number)
-    return statistics.median(rounds)
+    return interleaved_medians([fn], number=number, repeat=repeat)[0]
 
 
 def interleaved_medians(

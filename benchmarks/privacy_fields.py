@@ -72,8 +72,10 @@ ROWS = 10_000
 ROTATION_ROWS = int(os.environ.get("HARDENED_BENCH_ROTATION_ROWS", "100000"))
 SMALL_ROTATION_ROWS = max(ROTATION_ROWS // 10, 1000)
 PAYLOAD = os.urandom(256)
-Rows = Callable[[int], dict[str, Any]]
 CONTEXT = b"bench_table.bench_column"
+
+# A row's field values by row number, as the benchmark's models take them.
+Rows = Callable[[int], dict[str, Any]]
 
 
 def values(index: int) -> dict[str, object]:

@@ -85,6 +85,25 @@ def test_database_holds_only_ciphertext_naming_the_key():
     assert "Example" not in raw_column(patient.pk, "email")
 
 
+def test_deferred_columns_are_decrypted_only_when_read(monkeypatch):
+    patient = make_patient()
+    cipher = get_cipher()
+    opened = []
+    decrypt = cipher.decrypt
+
+    def counting(token, context):
+        opened.append(context)
+        return decrypt(token, context)
+
+    monkeypatch.setattr(cipher, "decrypt", counting)
+    loaded = Patient.objects.only("name", "email").get(pk=patient.pk)
+    assert opened == [b"hardened_privacy_tests_patient.email"]
+    assert loaded.email == "Ada@Example.com"
+    assert loaded.note == "allergic to penicillin"
+    assert opened[-1] == b"hardened_privacy_tests_patient.note"
+    assert len(opened) == 2
+
+
 def test_same_plaintext_encrypts_differently_each_time():
     a, b = make_patient(), make_patient()
     assert raw_column(a.pk, "note") != raw_column(b.pk, "note")
